@@ -1,0 +1,239 @@
+"""
+The kopf glue: which events reach the reconciler, and in which order. Kept thin on purpose:
+the decisions live in `orgo_operator.reconcile`.
+
+    kopf run -m orgo_operator.handlers --all-namespaces     # or: orgo-operator run -A
+
+Per resource there is one converge loop (a kopf daemon) that alone creates and observes the
+computer, an update handler that wakes it when the spec changes, and a deletion handler behind
+a finalizer. The loop and the deletion share a lock, so a delete never races a create.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Any
+
+import kopf
+
+from orgo_operator import GROUP, PLURAL, VERSION
+from orgo_operator.kube import KubeApi, ResourceGone
+from orgo_operator.orgo import OrgoAPIError, OrgoClient, OrgoError
+from orgo_operator.reconcile import failures
+from orgo_operator.reconcile.lifecycle import (
+    CREATE_PENDING_ANNOTATION,
+    Reconciler,
+    created_by_pending_create,
+    Resource,
+    Schedule,
+)
+from orgo_operator.reconcile.spec import ComputerSpec, InvalidSpec
+from orgo_operator.settings import Settings, SettingsError
+
+FINALIZER = "orgo.ai/delete-computer"
+EVENT_DELETED = "DeletedComputer"
+EVENT_ORPHANED = "OrphanedComputer"
+EVENT_CANNOT_DELETE = "CannotDeleteComputer"
+
+# A converge step in flight (at most one Orgo call, bounded by its timeout, and two writes)
+# is let finish when the resource goes or the operator stops; past the grace it is cancelled.
+CANCELLATION_GRACE = 30.0
+CANCELLATION_TIMEOUT = 10.0
+
+# After an unexpected error in the loop itself (a bug, or the API server refusing a write).
+LOOP_ERROR_DELAY = 5.0
+
+
+@dataclasses.dataclass
+class Guard:
+    """Per-resource coordination between the converge loop, the watcher and the deletion."""
+
+    lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+    wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+
+def _guard(memo: kopf.Memo) -> Guard:
+    # kopf gives each resource its own shallow copy of the operator's memo.
+    if "guard" not in memo:
+        memo["guard"] = Guard()
+    return memo["guard"]
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo,
+                    logger: logging.Logger, **_: Any) -> None:
+    if "settings" not in memo:
+        try:
+            memo["settings"] = Settings.from_env()
+        except SettingsError as exc:
+            raise kopf.PermanentError(str(exc)) from None
+    config: Settings = memo["settings"]
+
+    # The CRD's status is a structural schema, which prunes unknown fields: kopf's progress,
+    # its diff-base and handler results would vanish from the status. Annotations keep them.
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration")
+
+    # Events are posted on purpose, one per transition; log lines stay logs.
+    settings.posting.level = logging.WARNING
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    memo["orgo"] = OrgoClient(base_url=config.api_url, api_key=config.current_api_key,
+                              timeout=config.request_timeout)
+    memo["kube"] = KubeApi.from_environment()
+    logger.info(f"Managing Orgo computers through {config.api_url} with {config!r}.")
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    if "orgo" in memo:
+        await memo["orgo"].close()
+    if "kube" in memo:
+        memo["kube"].close()
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    return kopf.login_via_client(**kwargs)
+
+
+@kopf.on.update(GROUP, VERSION, PLURAL, id="wake", field="spec")
+def wake(memo: kopf.Memo, **_: Any) -> None:
+    # The loop may be asleep for minutes, or for good after a rejection or an error: a new
+    # spec is worth a look now.
+    _guard(memo).wakeup.set()
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, id="converge",
+             cancellation_backoff=CANCELLATION_GRACE, cancellation_timeout=CANCELLATION_TIMEOUT)
+async def converge(stopped: kopf.DaemonStopped, body: kopf.Body, name: str, namespace: str,
+                   memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+    guard = _guard(memo)
+    config: Settings = memo["settings"]
+    reconciler = Reconciler(
+        orgo=memo["orgo"],
+        kube=memo["kube"].resource(namespace=namespace, name=name, body=body),
+        schedule=Schedule(poll_initial=config.poll_initial, poll_factor=config.poll_factor,
+                          poll_max=config.poll_max, resync_interval=config.resync_interval),
+        status=body.status,
+        annotations=body.metadata.annotations,
+        logger=logger,
+    )
+    loop_errors = 0
+    while not stopped:
+        async with guard.lock:
+            if stopped or body.metadata.get("deletionTimestamp"):
+                break
+            guard.wakeup.clear()
+
+            # `body` is kept fresh by kopf: each pass reads the latest spec and generation.
+            resource = Resource(name=name, generation=body.metadata.get("generation"),
+                                spec=dict(body.spec))
+            try:
+                delay = await reconciler.reconcile(resource)
+                loop_errors = 0
+            except ResourceGone:
+                return
+            except Exception:
+                loop_errors += 1
+                delay = failures.backoff(loop_errors, base=LOOP_ERROR_DELAY)
+                logger.exception(f"Reconciling failed unexpectedly; trying again in {delay:.0f}s.")
+        await _pause(stopped, guard.wakeup, delay)
+
+
+async def _pause(stopped: kopf.DaemonStopped, wakeup: asyncio.Event,
+                 delay: float | None) -> None:
+    """Sleep for the delay (forever if None), or until stopped, or until the spec changes."""
+    if delay is not None and delay <= 0:
+        return
+
+    async def until_stopped() -> None:
+        await stopped.wait()
+
+    waiters = [asyncio.ensure_future(until_stopped()), asyncio.ensure_future(wakeup.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, id="release")
+async def release(name: str, namespace: str, memo: kopf.Memo, logger: logging.Logger,
+                  body: kopf.Body, retry: int, **_: Any) -> None:
+    guard = _guard(memo)
+    orgo: OrgoClient = memo["orgo"]
+
+    # Wait for a converge step in flight, then read what it left: the copy kopf handed over
+    # may predate the id that step just recorded.
+    async with guard.lock:
+        stored = await memo["kube"].read(namespace=namespace, name=name)
+        if stored is None:
+            return
+        status = stored.get("status") or {}
+        annotations = stored.get("metadata", {}).get("annotations") or {}
+        spec = stored.get("spec") or {}
+        computer_id = status.get("id")
+
+        # A create was sent but its answer never recorded: the computer may still exist.
+        if not computer_id and annotations.get(CREATE_PENDING_ANNOTATION):
+            computer_id = await _find_pending(orgo, spec, name=name, retry=retry,
+                                              pending=annotations[CREATE_PENDING_ANNOTATION])
+
+        if not computer_id:
+            logger.info("No computer was created for this resource; releasing it at once.")
+            return
+
+        if spec.get("deletionPolicy") == "Orphan":
+            kopf.event(body, type="Normal", reason=EVENT_ORPHANED,
+                       message=f"Left computer {computer_id} in Orgo (deletionPolicy Orphan).")
+            logger.info(f"Left computer {computer_id} in Orgo, as deletionPolicy is Orphan.")
+            return
+
+        try:
+            await orgo.delete_computer(computer_id)
+        except OrgoAPIError as exc:
+            if exc.status_code != 404:
+                raise _retry_later(exc, retry=retry, body=body, action="delete") from None
+            logger.info(f"Computer {computer_id} was already gone from Orgo.")
+        except OrgoError as exc:
+            raise _retry_later(exc, retry=retry, body=body, action="delete") from None
+
+    kopf.event(body, type="Normal", reason=EVENT_DELETED,
+               message=f"Deleted computer {computer_id} from Orgo.")
+    logger.info(f"Deleted computer {computer_id} from Orgo; releasing the resource.")
+
+
+async def _find_pending(orgo: OrgoClient, spec: dict[str, Any], *, name: str,
+                        retry: int, pending: str) -> str | None:
+    try:
+        wanted = ComputerSpec.from_resource(spec, resource_name=name)
+    except InvalidSpec:
+        return None
+    try:
+        workspace = await orgo.get_workspace(wanted.workspace_id)
+    except OrgoAPIError as exc:
+        if exc.status_code == 404:
+            return None
+        raise _retry_later(exc, retry=retry, body=None, action="look up") from None
+    except OrgoError as exc:
+        raise _retry_later(exc, retry=retry, body=None, action="look up") from None
+    found = workspace.find(wanted.name)
+    if found is None or not created_by_pending_create(found, pending=pending):
+        return None
+    return found.id
+
+
+def _retry_later(error: OrgoError, *, retry: int, body: kopf.Body | None,
+                 action: str) -> kopf.TemporaryError:
+    failure = failures.classify(error, failures=retry + 1)
+    delay = failure.delay if failure.delay is not None else failures.BACKOFF_MAX
+    if body is not None and retry == 0:
+        kopf.event(body, type="Warning", reason=EVENT_CANNOT_DELETE,
+                   message=f"Cannot {action} the computer: {error}. The finalizer stays.")
+    return kopf.TemporaryError(
+        f"Cannot {action} the computer: {error}. Trying again in {delay:.0f}s.", delay=delay)
+

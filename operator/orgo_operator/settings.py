@@ -1,0 +1,129 @@
+"""
+The operator's settings, read once from environment variables at start-up.
+
+Every setting has a named default here; a bad value stops the operator at the door with an
+error that names the variable and what it accepts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+
+DEFAULT_API_URL = "https://www.orgo.ai/api"
+DEFAULT_REQUEST_TIMEOUT = 15.0
+DEFAULT_POLL_INITIAL = 0.25
+DEFAULT_POLL_FACTOR = 1.5
+DEFAULT_POLL_MAX = 30.0
+DEFAULT_RESYNC_INTERVAL = 300.0
+
+
+class SettingsError(ValueError):
+    """A setting has a value the operator cannot work with."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """
+    What the operator needs to know to talk to Orgo and how often to look.
+
+    >>> Settings.from_env({"ORGO_API_KEY": "sk_test_example"}).api_url
+    'https://www.orgo.ai/api'
+    """
+
+    api_key: str = dataclasses.field(repr=False)
+    api_key_file: str | None = None
+    api_url: str = DEFAULT_API_URL
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    poll_initial: float = DEFAULT_POLL_INITIAL
+    poll_factor: float = DEFAULT_POLL_FACTOR
+    poll_max: float = DEFAULT_POLL_MAX
+    resync_interval: float = DEFAULT_RESYNC_INTERVAL
+    namespaces: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        # The key stays out of every repr, so a logged or failing Settings leaks nothing.
+        fields = ", ".join(
+            f"{field.name}={getattr(self, field.name)!r}"
+            for field in dataclasses.fields(self) if field.name != "api_key"
+        )
+        return f"Settings(api_key=<{'set' if self.api_key else 'unset'}>, {fields})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        settings = cls(
+            api_key=_read_api_key(env),
+            api_key_file=env.get("ORGO_API_KEY_FILE", "").strip() or None,
+            api_url=_read_url(env, "ORGO_API_URL", DEFAULT_API_URL),
+            request_timeout=_read_seconds(env, "ORGO_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT),
+            poll_initial=_read_seconds(env, "ORGO_POLL_INITIAL", DEFAULT_POLL_INITIAL),
+            poll_factor=_read_seconds(env, "ORGO_POLL_FACTOR", DEFAULT_POLL_FACTOR),
+            poll_max=_read_seconds(env, "ORGO_POLL_MAX", DEFAULT_POLL_MAX),
+            resync_interval=_read_seconds(env, "ORGO_RESYNC_INTERVAL", DEFAULT_RESYNC_INTERVAL),
+            namespaces=_read_list(env, "ORGO_WATCH_NAMESPACES"),
+        )
+        if settings.poll_factor < 1:
+            raise SettingsError(f"ORGO_POLL_FACTOR must be 1 or more, not {settings.poll_factor}.")
+        if settings.poll_max < settings.poll_initial:
+            raise SettingsError(
+                f"ORGO_POLL_MAX ({settings.poll_max}) must not be below "
+                f"ORGO_POLL_INITIAL ({settings.poll_initial})."
+            )
+        return settings
+
+    def current_api_key(self) -> str:
+        """The key to send now: a key file is read again, so a rotated Secret takes effect."""
+        if self.api_key_file:
+            try:
+                with open(self.api_key_file, encoding="utf-8") as file:
+                    key = file.read().strip()
+            except OSError:
+                key = ""
+            if key:
+                return key
+        return self.api_key
+
+
+def _read_api_key(env: Mapping[str, str]) -> str:
+    # A file wins over the variable: a mounted Secret can rotate without a restart of the pod
+    # spec, and the key then never sits in the process environment.
+    path = env.get("ORGO_API_KEY_FILE", "").strip()
+    if path:
+        try:
+            with open(path, encoding="utf-8") as file:
+                key = file.read().strip()
+        except OSError as exc:
+            raise SettingsError(f"ORGO_API_KEY_FILE {path!r} cannot be read: {exc.strerror}.")
+    else:
+        key = env.get("ORGO_API_KEY", "").strip()
+    if not key:
+        raise SettingsError(
+            "ORGO_API_KEY is not set: set it to an Orgo API key (sk_...), "
+            "or set ORGO_API_KEY_FILE to a file that holds one."
+        )
+    return key
+
+
+def _read_url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    if not value.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http:// or https:// URL, not {value!r}.")
+    return value.rstrip("/")
+
+
+def _read_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}.") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be above 0, not {raw!r}.")
+    return value
+
+
+def _read_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
