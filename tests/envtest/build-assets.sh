@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager, etcd and kubectl from their published Go
-# modules into a folder outside
-# the work tree, keyed by version, and prints that folder. A folder that already holds all three
-# is reused as it is, so only the first run on a machine pays for the build.
+# modules into a folder outside the work tree, keyed by version, and prints that folder. A
+# folder that already holds all four is reused as it is, so only the first run on a machine
+# pays for the build.
 #
 #   tests/envtest/build-assets.sh            # build what is missing, print the folder
 #   KUBERNETES_VERSION=v1.35.4 tests/envtest/build-assets.sh
