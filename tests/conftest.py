@@ -5,6 +5,7 @@ tests never see each other's resources or computers.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -113,12 +114,18 @@ def simulator(workdir: Path) -> Iterator[Any]:
         yield sim
 
 
+# Each operator the tests run watches its own namespaces, so that one that is killed or
+# misconfigured on purpose never meets another's resources.
+SESSION_NAMESPACES = "t-*"
+
+
 @pytest.fixture(scope="session")
 def operator(workdir: Path, control_plane: Any, simulator: Any) -> Iterator[Any]:
     from tests.envtest.stack import Operator
 
     with Operator.started(workdir / "operator", control_plane, simulator,
-                          args=("--all-namespaces", "--standalone", "--verbose")) as process:
+                          args=("--namespace", SESSION_NAMESPACES, "--standalone",
+                                "--verbose")) as process:
         yield process
         assert process.running(), f"The operator died during the tests; see {process.log_path}"
 
@@ -137,12 +144,19 @@ def workspace(orgo: Any) -> str:
     return orgo.add_workspace(name=f"test-{uuid.uuid4().hex[:8]}")["id"]
 
 
-@pytest.fixture
-def cluster(control_plane: Any, request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    namespace = f"t-{uuid.uuid4().hex[:10]}"
+@contextlib.contextmanager
+def namespaced(control_plane: Any, prefix: str) -> Iterator[Cluster]:
+    """A fresh namespace named PREFIX-<random>, deleted (without waiting) afterwards."""
+    namespace = f"{prefix}-{uuid.uuid4().hex[:10]}"
     control_plane.kubectl("create", "namespace", namespace)
     yield Cluster(control_plane, namespace)
     control_plane.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+@pytest.fixture
+def cluster(control_plane: Any) -> Iterator[Cluster]:
+    with namespaced(control_plane, SESSION_NAMESPACES.rstrip("-*")) as scoped:
+        yield scoped
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -118,6 +118,7 @@ async def converge(stopped: kopf.DaemonStopped, body: kopf.Body, name: str, name
         kube=memo["kube"].resource(namespace=namespace, name=name, body=body),
         schedule=Schedule(poll_initial=config.poll_initial, poll_factor=config.poll_factor,
                           poll_max=config.poll_max, resync_interval=config.resync_interval),
+        policy=retry_policy(config),
         status=body.status,
         annotations=body.metadata.annotations,
         logger=logger,
@@ -144,6 +145,13 @@ async def converge(stopped: kopf.DaemonStopped, body: kopf.Body, name: str, name
         await _pause(stopped, guard.wakeup, delay)
 
 
+def retry_policy(config: Settings) -> failures.RetryPolicy:
+    # A missing workspace may be created any time; looking for it at the resync pace is enough.
+    return failures.RetryPolicy(backoff_max=config.backoff_max,
+                                auth_retry=config.auth_retry_interval,
+                                missing_workspace_retry=config.resync_interval)
+
+
 async def _pause(stopped: kopf.DaemonStopped, wakeup: asyncio.Event,
                  delay: float | None) -> None:
     """Sleep for the delay (forever if None), or until stopped, or until the spec changes."""
@@ -166,6 +174,7 @@ async def release(name: str, namespace: str, memo: kopf.Memo, logger: logging.Lo
                   body: kopf.Body, retry: int, **_: Any) -> None:
     guard = _guard(memo)
     orgo: OrgoClient = memo["orgo"]
+    policy = retry_policy(memo["settings"])
 
     # Wait for a converge step in flight, then read what it left: the copy kopf handed over
     # may predate the id that step just recorded.
@@ -181,7 +190,8 @@ async def release(name: str, namespace: str, memo: kopf.Memo, logger: logging.Lo
         # A create was sent but its answer never recorded: the computer may still exist.
         if not computer_id and annotations.get(CREATE_PENDING_ANNOTATION):
             computer_id = await _find_pending(orgo, spec, name=name, retry=retry,
-                                              pending=annotations[CREATE_PENDING_ANNOTATION])
+                                              pending=annotations[CREATE_PENDING_ANNOTATION],
+                                              policy=policy)
 
         if not computer_id:
             logger.info("No computer was created for this resource; releasing it at once.")
@@ -197,18 +207,20 @@ async def release(name: str, namespace: str, memo: kopf.Memo, logger: logging.Lo
             await orgo.delete_computer(computer_id)
         except OrgoAPIError as exc:
             if exc.status_code != 404:
-                raise _retry_later(exc, retry=retry, body=body, action="delete") from None
+                raise _retry_later(exc, retry=retry, body=body, action="delete",
+                                   policy=policy) from None
             logger.info(f"Computer {computer_id} was already gone from Orgo.")
         except OrgoError as exc:
-            raise _retry_later(exc, retry=retry, body=body, action="delete") from None
+            raise _retry_later(exc, retry=retry, body=body, action="delete",
+                               policy=policy) from None
 
     kopf.event(body, type="Normal", reason=EVENT_DELETED,
                message=f"Deleted computer {computer_id} from Orgo.")
     logger.info(f"Deleted computer {computer_id} from Orgo; releasing the resource.")
 
 
-async def _find_pending(orgo: OrgoClient, spec: dict[str, Any], *, name: str,
-                        retry: int, pending: str) -> str | None:
+async def _find_pending(orgo: OrgoClient, spec: dict[str, Any], *, name: str, retry: int,
+                        pending: str, policy: failures.RetryPolicy) -> str | None:
     try:
         wanted = ComputerSpec.from_resource(spec, resource_name=name)
     except InvalidSpec:
@@ -218,18 +230,20 @@ async def _find_pending(orgo: OrgoClient, spec: dict[str, Any], *, name: str,
     except OrgoAPIError as exc:
         if exc.status_code == 404:
             return None
-        raise _retry_later(exc, retry=retry, body=None, action="look up") from None
+        raise _retry_later(exc, retry=retry, body=None, action="look up",
+                           policy=policy) from None
     except OrgoError as exc:
-        raise _retry_later(exc, retry=retry, body=None, action="look up") from None
+        raise _retry_later(exc, retry=retry, body=None, action="look up",
+                           policy=policy) from None
     found = workspace.find(wanted.name)
     if found is None or not created_by_pending_create(found, pending=pending):
         return None
     return found.id
 
 
-def _retry_later(error: OrgoError, *, retry: int, body: kopf.Body | None,
-                 action: str) -> kopf.TemporaryError:
-    failure = failures.classify(error, failures=retry + 1)
+def _retry_later(error: OrgoError, *, retry: int, body: kopf.Body | None, action: str,
+                 policy: failures.RetryPolicy) -> kopf.TemporaryError:
+    failure = failures.classify(error, failures=retry + 1, policy=policy)
     delay = failure.delay if failure.delay is not None else failures.BACKOFF_MAX
     if body is not None and retry == 0:
         kopf.event(body, type="Warning", reason=EVENT_CANNOT_DELETE,

@@ -16,6 +16,8 @@ DEFAULT_POLL_INITIAL = 0.25
 DEFAULT_POLL_FACTOR = 1.5
 DEFAULT_POLL_MAX = 30.0
 DEFAULT_RESYNC_INTERVAL = 300.0
+DEFAULT_AUTH_RETRY_INTERVAL = 120.0
+DEFAULT_BACKOFF_MAX = 60.0
 
 
 class SettingsError(ValueError):
@@ -39,6 +41,8 @@ class Settings:
     poll_factor: float = DEFAULT_POLL_FACTOR
     poll_max: float = DEFAULT_POLL_MAX
     resync_interval: float = DEFAULT_RESYNC_INTERVAL
+    auth_retry_interval: float = DEFAULT_AUTH_RETRY_INTERVAL
+    backoff_max: float = DEFAULT_BACKOFF_MAX
     namespaces: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
@@ -61,6 +65,9 @@ class Settings:
             poll_factor=_read_seconds(env, "ORGO_POLL_FACTOR", DEFAULT_POLL_FACTOR),
             poll_max=_read_seconds(env, "ORGO_POLL_MAX", DEFAULT_POLL_MAX),
             resync_interval=_read_seconds(env, "ORGO_RESYNC_INTERVAL", DEFAULT_RESYNC_INTERVAL),
+            auth_retry_interval=_read_seconds(
+                env, "ORGO_AUTH_RETRY_INTERVAL", DEFAULT_AUTH_RETRY_INTERVAL),
+            backoff_max=_read_seconds(env, "ORGO_BACKOFF_MAX", DEFAULT_BACKOFF_MAX),
             namespaces=_read_list(env, "ORGO_WATCH_NAMESPACES"),
         )
         if settings.poll_factor < 1:

@@ -71,11 +71,13 @@ class Simulator:
             simulator.stop()
 
     def start(self) -> None:
+        """Start on a free port, or, after a stop, on the port it had (a restart)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         port_file = self.workdir / "simulator.port"
         port_file.unlink(missing_ok=True)
+        port = self.api_url.rsplit(":", 1)[1].split("/")[0] if self.api_url else "0"
         self._process = subprocess.Popen(
-            [*_command("orgo-simulator"), "--port", "0", "--port-file", str(port_file),
+            [*_command("orgo-simulator"), "--port", port, "--port-file", str(port_file),
              "--boot-seconds", str(self.boot_seconds), *self.extra_args],
             env={**os.environ, "ORGO_SIMULATOR_API_KEYS": self.api_key},
             stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,

@@ -40,13 +40,33 @@ def test_rate_limits_are_honoured():
 
 
 @pytest.mark.parametrize("error", [
-    api_error(500), api_error(503), api_error(409),
+    api_error(500), api_error(503),
     OrgoTransportError("refused", endpoint="get"),
+    OrgoAPIError("gone?", endpoint="get", status_code=404),
 ])
 def test_transient_failures_back_off(error):
     failure = failures.classify(error, failures=1)
     assert failure.readiness.reason == "OrgoUnavailable"
     assert 0 < failure.delay <= failures.BACKOFF_MAX
+
+
+def test_a_state_conflict_waits_and_retries():
+    failure = failures.classify(api_error(409), failures=1)
+    assert failure.readiness.reason == "ComputerBusy"
+    assert 0 < failure.delay <= failures.BACKOFF_MAX
+
+
+def test_a_missing_workspace_is_retried_at_the_policys_pace():
+    policy = failures.RetryPolicy(missing_workspace_retry=77)
+    failure = failures.classify(api_error(404), failures=1, policy=policy)
+    assert failure.readiness.reason == "WorkspaceNotFound"
+    assert failure.delay == 77
+
+
+def test_the_policy_sets_the_auth_pace():
+    failure = failures.classify(api_error(401), failures=1,
+                                policy=failures.RetryPolicy(auth_retry=5))
+    assert failure.delay == 5
 
 
 def test_an_unreadable_answer_is_its_own_reason():

@@ -118,7 +118,7 @@ async def test_create_records_the_id_at_once_and_polls_soon():
     assert ready(kube)["reason"] == "Booting"
     assert delay == SCHEDULE.poll_initial
     # The pending mark went on before the call and came off after the id was recorded.
-    assert kube.log == ["annotate", "status", "annotate"]
+    assert kube.log == ["status", "annotate", "status", "annotate"]
     assert CREATE_PENDING_ANNOTATION not in kube.annotations
 
 
@@ -196,12 +196,36 @@ async def test_a_computer_older_than_the_pending_mark_is_a_conflict():
 
 async def test_a_name_taken_by_someone_else_is_a_conflict():
     reconciler, kube, orgo = make()
+    await orgo.create_computer({"name": "agent-1", "workspace_id": WORKSPACE})
     orgo.fail["create"] = OrgoAPIError("name taken", endpoint="create", status_code=409)
     delay = await reconciler.reconcile(RESOURCE)
     assert ready(kube)["reason"] == "NameConflict"
     assert WORKSPACE in ready(kube)["message"] and "agent-1" in ready(kube)["message"]
     assert delay == SCHEDULE.resync_interval
     assert CREATE_PENDING_ANNOTATION not in kube.annotations
+
+
+async def test_a_409_without_a_namesake_is_a_busy_state_and_retried():
+    reconciler, kube, orgo = make()
+    orgo.fail["create"] = OrgoAPIError("busy", endpoint="create", status_code=409)
+    delay = await reconciler.reconcile(RESOURCE)
+    assert ready(kube)["reason"] == "ComputerBusy"
+    assert 0 < delay <= 60
+    await reconciler.reconcile(RESOURCE)
+    assert kube.status["phase"] == "starting"
+    assert len(orgo.computers) == 1
+
+
+async def test_a_spurious_404_does_not_replace_a_live_computer():
+    reconciler, kube, orgo = make()
+    await reconciler.reconcile(RESOURCE)
+    first = kube.status["id"]
+    orgo.fail["get"] = OrgoAPIError("not found", endpoint="get", status_code=404)
+    delay = await reconciler.reconcile(RESOURCE)
+    assert kube.status["id"] == first
+    assert ready(kube)["reason"] == "OrgoUnavailable"
+    assert delay > 0
+    assert len(orgo.computers) == 1
 
 
 async def test_a_rejected_create_waits_for_a_new_generation():

@@ -36,6 +36,7 @@ REASON_UNAUTHORIZED = "Unauthorized"
 REASON_FORBIDDEN = "Forbidden"
 REASON_NAME_CONFLICT = "NameConflict"
 REASON_RATE_LIMITED = "RateLimited"
+REASON_BUSY = "ComputerBusy"
 REASON_ORGO_UNAVAILABLE = "OrgoUnavailable"
 REASON_BAD_RESPONSE = "BadResponse"
 

@@ -18,6 +18,19 @@ BACKOFF_MAX = 60.0
 AUTH_RETRY_DELAY = 120.0
 MISSING_WORKSPACE_RETRY_DELAY = 300.0
 
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """The paces of retrying, one per kind of failure."""
+
+    backoff_base: float = BACKOFF_BASE
+    backoff_max: float = BACKOFF_MAX
+    auth_retry: float = AUTH_RETRY_DELAY
+    missing_workspace_retry: float = MISSING_WORKSPACE_RETRY_DELAY
+
+
+DEFAULT_POLICY = RetryPolicy()
+
 # Orgo answers 400 with this while a desktop is still coming up: a wait, not a bad request.
 BOOTING_MARKER = "not available"
 
@@ -44,9 +57,10 @@ def backoff(failures: int, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_M
     return step / 2 + (rng or random).uniform(0, step / 2)
 
 
-def classify(error: OrgoError, *, failures: int, rng: random.Random | None = None) -> Failure:
+def classify(error: OrgoError, *, failures: int, policy: RetryPolicy = DEFAULT_POLICY,
+             rng: random.Random | None = None) -> Failure:
     """Map a failed call to Ready=False with a reason, and the delay before trying again."""
-    retry = backoff(failures, rng=rng)
+    retry = backoff(failures, base=policy.backoff_base, cap=policy.backoff_max, rng=rng)
 
     if isinstance(error, OrgoTransportError):
         return Failure(_not_ready(conditions.REASON_ORGO_UNAVAILABLE, error, retry), retry)
@@ -66,27 +80,28 @@ def classify(error: OrgoError, *, failures: int, rng: random.Random | None = Non
         return Failure(readiness, None)
     if status == 401:
         return Failure(
-            _not_ready(conditions.REASON_UNAUTHORIZED, error, AUTH_RETRY_DELAY, hint=(
+            _not_ready(conditions.REASON_UNAUTHORIZED, error, policy.auth_retry, hint=(
                 "check the API key (ORGO_API_KEY or ORGO_API_KEY_FILE)")),
-            AUTH_RETRY_DELAY,
+            policy.auth_retry,
         )
     if status == 403:
         return Failure(
-            _not_ready(conditions.REASON_FORBIDDEN, error, AUTH_RETRY_DELAY, hint=(
+            _not_ready(conditions.REASON_FORBIDDEN, error, policy.auth_retry, hint=(
                 "check the key's workspace scope and the plan's limits")),
-            AUTH_RETRY_DELAY,
+            policy.auth_retry,
         )
-    if status == 404:
+    if status == 404 and error.endpoint in ("create", "workspace"):
         return Failure(
-            _not_ready(conditions.REASON_NOT_FOUND, error, MISSING_WORKSPACE_RETRY_DELAY,
+            _not_ready(conditions.REASON_NOT_FOUND, error, policy.missing_workspace_retry,
                        hint="check spec.workspaceId"),
-            MISSING_WORKSPACE_RETRY_DELAY,
+            policy.missing_workspace_retry,
         )
     if status == 429:
+        # Retry-After is a floor, never shortened; without one, the usual backoff applies.
         delay = max(retry, error.retry_after or 0.0)
         return Failure(_not_ready(conditions.REASON_RATE_LIMITED, error, delay), delay)
     if status == 409:
-        return Failure(_not_ready(conditions.REASON_ORGO_UNAVAILABLE, error, retry), retry)
+        return Failure(_not_ready(conditions.REASON_BUSY, error, retry), retry)
     return Failure(_not_ready(conditions.REASON_ORGO_UNAVAILABLE, error, retry), retry)
 
 

@@ -90,6 +90,7 @@ class Reconciler:
             orgo: OrgoClient,
             kube: Kube,
             schedule: Schedule,
+            policy: failures.RetryPolicy = failures.DEFAULT_POLICY,
             status: Mapping[str, Any],
             annotations: Mapping[str, str],
             logger: logging.Logger | logging.LoggerAdapter,
@@ -98,6 +99,7 @@ class Reconciler:
         self._orgo = orgo
         self._kube = kube
         self._schedule = schedule
+        self._policy = policy
         self._status: dict[str, Any] = dict(status)
         self._pending: str | None = annotations.get(CREATE_PENDING_ANNOTATION)
         self._logger = logger
@@ -156,6 +158,11 @@ class Reconciler:
 
     async def _create(self, resource: Resource, spec: ComputerSpec) -> float | None:
 
+        # Say so first, so that a slow create reads as one in `kubectl get` and not as nothing.
+        if self._ready_condition() is None:
+            await self._report(resource, Readiness.not_ready(
+                conditions.REASON_CREATING, "Asking Orgo to create the computer."))
+
         # The pending mark goes on before the call: if the process dies during the call, the
         # next pass knows to look for the computer instead of creating a second one.
         pending = conditions.format_time(self._clock(), precise=True)
@@ -168,7 +175,7 @@ class Reconciler:
             # An answer with an error status means nothing was created: no need to look later.
             await self._clear_pending()
             if exc.status_code == 409:
-                return await self._conflict(resource, spec)
+                return await self._create_conflicted(resource, spec, exc)
             return await self._fail(resource, exc, action="create the computer",
                                     event_reason=EVENT_CANNOT_CREATE)
         except OrgoError as exc:
@@ -184,6 +191,20 @@ class Reconciler:
                          f"{spec.workspace_id}.")
         self._logger.info(f"Created computer {computer.id}; it is {computer.status}.")
         return self._next_observation(computer.status)
+
+    async def _create_conflicted(self, resource: Resource, spec: ComputerSpec,
+                                 error: OrgoAPIError) -> float | None:
+        # 409 is either the name being taken or a state that forbids the create for now: the
+        # workspace tells which.
+        try:
+            found = await self._find_by_name(spec)
+        except OrgoError as exc:
+            return await self._fail(resource, exc, action="look up the conflicting name",
+                                    event_reason=EVENT_CANNOT_CREATE)
+        if found is not None:
+            return await self._conflict(resource, spec)
+        return await self._fail(resource, error, action="create the computer",
+                                event_reason=EVENT_CANNOT_CREATE)
 
     async def _adopt(self, resource: Resource, spec: ComputerSpec,
                      computer: Computer) -> float | None:
@@ -216,21 +237,34 @@ class Reconciler:
             if exc.status_code != 404:
                 return await self._fail(resource, exc, action="observe the computer",
                                         event_reason=EVENT_CANNOT_OBSERVE)
-
-            # Deleted outside Kubernetes: forget it, and create a new one on the next pass.
-            self._kube.event("Warning", EVENT_VANISHED,
-                             f"Computer {computer_id} no longer exists in Orgo; "
-                             "creating a new one.")
-            self._logger.warning(f"Computer {computer_id} vanished from Orgo; creating anew.")
-            await self._write({"id": None, "url": None, "phase": None}, resource,
-                              Readiness.not_ready(conditions.REASON_CREATING,
-                                                  "The computer vanished; creating a new one."))
-            return 0.0
+            return await self._vanished(resource, spec, computer_id, exc)
         except OrgoError as exc:
             return await self._fail(resource, exc, action="observe the computer",
                                     event_reason=EVENT_CANNOT_OBSERVE)
 
         return await self._apply_observation(resource, computer)
+
+    async def _vanished(self, resource: Resource, spec: ComputerSpec, computer_id: str,
+                        error: OrgoAPIError) -> float | None:
+
+        # A 404 from a flaky edge must not cost a second computer: the workspace confirms it.
+        try:
+            found = await self._find_by_name(spec)
+        except OrgoError as exc:
+            return await self._fail(resource, exc, action="confirm the computer is gone",
+                                    event_reason=EVENT_CANNOT_OBSERVE)
+        if found is not None and found.id == computer_id:
+            return await self._fail(resource, error, action="observe the computer",
+                                    event_reason=EVENT_CANNOT_OBSERVE)
+
+        # Deleted outside Kubernetes: forget it, and create a new one on the next pass.
+        self._kube.event("Warning", EVENT_VANISHED,
+                         f"Computer {computer_id} no longer exists in Orgo; creating a new one.")
+        self._logger.warning(f"Computer {computer_id} vanished from Orgo; creating anew.")
+        await self._write({"id": None, "url": None, "phase": None}, resource,
+                          Readiness.not_ready(conditions.REASON_CREATING,
+                                              "The computer vanished; creating a new one."))
+        return 0.0
 
     async def _apply_observation(self, resource: Resource, computer: Computer) -> float | None:
         previous_phase = self._status.get("phase")
@@ -264,7 +298,7 @@ class Reconciler:
     async def _fail(self, resource: Resource, error: OrgoError, *, action: str,
                     event_reason: str) -> float | None:
         self._failures += 1
-        failure = failures.classify(error, failures=self._failures)
+        failure = failures.classify(error, failures=self._failures, policy=self._policy)
 
         # One event per kind of trouble, not one per retry: the condition carries the rest.
         if self._ready_reason() != failure.readiness.reason:
