@@ -79,3 +79,46 @@ def test_the_schema_defaults_are_stored(cluster):
     assert {key: spec[key] for key in ("os", "ram", "cpu", "gpu", "deletionPolicy")} == {
         "os": "linux", "ram": 4, "cpu": 2, "gpu": "none", "deletionPolicy": "Orphan"}
     cluster.kubectl("delete", "orgocomputer", "defaults", "--wait=false")
+
+
+def test_unknown_fields_are_refused_in_strict_validation(cluster):
+    result = cluster.kubectl("apply", "--validate=strict", "-f", "-", check=False,
+                             input=computer_manifest("unknown", WORKSPACE, memory=8))
+    assert result.returncode != 0
+    assert 'unknown field "spec.memory"' in result.stderr
+
+
+@pytest.mark.parametrize(("field", "first", "second"), [
+    ("workspaceId", WORKSPACE, "another-workspace"),
+    ("computerName", "desk-a", "desk-b"),
+])
+def test_the_computer_identity_is_immutable(cluster, field, first, second):
+    name = f"immutable-{field.lower()}"
+    spec = {"deletionPolicy": "Orphan"}
+    if field == "computerName":
+        spec["computerName"] = first
+    workspace = first if field == "workspaceId" else WORKSPACE
+    cluster.apply(computer_manifest(name, workspace, **spec))
+
+    changed = {**spec, field: second} if field == "computerName" else spec
+    message = refused(cluster, computer_manifest(
+        name, second if field == "workspaceId" else WORKSPACE, **changed))
+    assert f"spec.{field}" in message
+    assert "immutable" in message
+    cluster.kubectl("delete", "orgocomputer", name, "--wait=false")
+
+
+def test_a_computer_name_cannot_be_added_later(cluster):
+    cluster.apply(computer_manifest("added-later", WORKSPACE, deletionPolicy="Orphan"))
+    message = refused(cluster, computer_manifest("added-later", WORKSPACE,
+                                                 deletionPolicy="Orphan", computerName="x"))
+    assert "spec.computerName" in message and "immutable" in message
+    cluster.kubectl("delete", "orgocomputer", "added-later", "--wait=false")
+
+
+def test_other_fields_may_change(cluster):
+    cluster.apply(computer_manifest("mutable", WORKSPACE, deletionPolicy="Orphan"))
+    cluster.apply(computer_manifest("mutable", WORKSPACE, deletionPolicy="Orphan",
+                                    autoStopMinutes=10))
+    assert cluster.get("mutable")["spec"]["autoStopMinutes"] == 10
+    cluster.kubectl("delete", "orgocomputer", "mutable", "--wait=false")
