@@ -280,3 +280,17 @@ def test_one_resource_in_trouble_does_not_hold_up_others(cluster, orgo, workspac
     cluster.wait_ready(fine)
     assert cluster.ready(stuck)["reason"] == "Creating"
     assert faulty.operator.running()
+
+
+def test_a_delete_during_an_in_flight_create_leaves_no_computer(cluster, orgo, workspace):
+    name = unique("short-lived")
+    orgo.add_fault(endpoint="create", name=name, latency=2.0, times=1)
+    cluster.apply(computer_manifest(name, workspace))
+    eventually(lambda: ((cluster.get(name) or {}).get("metadata", {}).get("annotations", {})
+                        .get("orgo.ai/create-pending")), what="the create to be in flight")
+
+    cluster.kubectl("delete", "orgocomputer", name, "--timeout=60s")
+
+    assert cluster.get(name) is None
+    assert named(orgo, workspace, name) == []
+    assert len(creates(orgo, name)) == 1
