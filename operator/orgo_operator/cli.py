@@ -3,6 +3,7 @@ The `orgo-operator` command: run the operator with kopf's flags and the operator
 
     ORGO_API_KEY=sk_... orgo-operator run --all-namespaces
     orgo-operator run --namespace team-a --namespace team-b --log-format json
+    orgo-operator run -A --peering --priority auto --metrics-port 9090    # as the chart runs it
 
 Every Orgo setting is an environment variable (see the README); the flags choose what to
 watch and how to log, as `kopf run` does.
@@ -10,16 +11,59 @@ watch and how to log, as `kopf run` does.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
+import random
 import sys
+import time
+from typing import Any
 
 import click
 import kopf
 
 from orgo_operator import __version__
-from orgo_operator.settings import Settings, SettingsError
+from orgo_operator.settings import HIGHEST_PORT, Settings, SettingsError
 
 LOG_FORMATS = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL,
                "json": kopf.LogFormat.JSON}
+
+AUTO_PRIORITY = "auto"
+# Replicas started in the same millisecond are told apart by a random part this large.
+AUTO_PRIORITY_TIEBREAK = 1000
+
+logger = logging.getLogger(__name__)
+
+
+class PriorityType(click.ParamType):
+    """A whole number, or `auto` for a priority taken from the start time."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int | str:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if text == AUTO_PRIORITY:
+            return AUTO_PRIORITY
+        try:
+            return int(text)
+        except ValueError:
+            self.fail(f"{value!r} is neither a whole number nor {AUTO_PRIORITY!r}.", param, ctx)
+
+
+def start_time_priority(*, started: float, tiebreak: int) -> int:
+    """
+    A priority that is lower the later a replica started, so the oldest one reconciles.
+
+    kopf pauses every replica when two share the highest priority, and hands the work to a
+    newcomer with a higher one at once. Falling with the start time, a rolling update's new
+    pod waits as a standby until the old pod stops and gives up its peering record.
+
+    >>> start_time_priority(started=2.0, tiebreak=0) < start_time_priority(started=1.0, tiebreak=0)
+    True
+    """
+    return -(int(started * 1000) * AUTO_PRIORITY_TIEBREAK + tiebreak)
 
 
 @click.group()
@@ -38,18 +82,23 @@ def main() -> None:
                    "object so that only one of them reconciles at a time.")
 @click.option("--peering-name", default="orgo-operator", show_default=True,
               envvar="ORGO_PEERING_NAME", help="The peering object's name, with --peering.")
-@click.option("--priority", type=int, default=0, envvar="ORGO_PRIORITY", show_default=True,
-              help="This replica's priority among peers; the highest one works.")
+@click.option("--priority", type=PriorityType(), default=0, envvar="ORGO_PRIORITY",
+              show_default=True,
+              help="This replica's priority among peers; the highest one works. "
+                   "'auto': the replica that started first works, the later ones stand by.")
 @click.option("--liveness", "liveness_endpoint", metavar="URL", envvar="ORGO_LIVENESS_URL",
               help="Serve the health probe here, e.g. http://0.0.0.0:8080/healthz.")
+@click.option("--metrics-port", type=click.IntRange(1, HIGHEST_PORT), metavar="PORT",
+              help="Serve Prometheus metrics on this port at /metrics. "
+                   "Default: ORGO_METRICS_PORT, else no metrics.")
 @click.option("--log-format", type=click.Choice(sorted(LOG_FORMATS)), default="plain",
               envvar="ORGO_LOG_FORMAT", show_default=True, help="How log lines look.")
 @click.option("-v", "--verbose", is_flag=True, help="Log more, including kopf's own steps.")
 @click.option("-d", "--debug", is_flag=True, help="Log everything, for debugging.")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
 def run(namespaces: tuple[str, ...], all_namespaces: bool, standalone: bool, peering_name: str,
-        priority: int, liveness_endpoint: str | None, log_format: str, verbose: bool,
-        debug: bool, quiet: bool) -> None:
+        priority: int | str, liveness_endpoint: str | None, metrics_port: int | None,
+        log_format: str, verbose: bool, debug: bool, quiet: bool) -> None:
     """Run the operator until interrupted."""
     try:
         settings = Settings.from_env()
@@ -57,10 +106,18 @@ def run(namespaces: tuple[str, ...], all_namespaces: bool, standalone: bool, pee
         raise click.UsageError(str(exc)) from None
     if namespaces and all_namespaces:
         raise click.UsageError("Use either --namespace or --all-namespaces, not both.")
+    if metrics_port is not None:
+        settings = dataclasses.replace(settings, metrics_port=metrics_port)
 
     watched = namespaces or settings.namespaces
     kopf.configure(verbose=verbose, debug=debug, quiet=quiet,
                    log_format=LOG_FORMATS[log_format], log_refkey="resource")
+    if priority == AUTO_PRIORITY:
+        priority = start_time_priority(started=time.time(),
+                                       tiebreak=random.randrange(AUTO_PRIORITY_TIEBREAK))
+        if not standalone:
+            logger.info(f"Peering with priority {priority}: the replica that started first "
+                        "works, and this one stands by while an older one is alive.")
     asyncio.run(kopf.operator(
         clusterwide=not watched,
         namespaces=list(watched),

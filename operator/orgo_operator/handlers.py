@@ -19,6 +19,7 @@ import kopf
 
 from orgo_operator import GROUP, PLURAL, VERSION
 from orgo_operator.kube import KubeApi, ResourceGone
+from orgo_operator.metrics import Metrics
 from orgo_operator.orgo import OrgoAPIError, OrgoClient, OrgoError
 from orgo_operator.reconcile import failures
 from orgo_operator.reconcile.lifecycle import (
@@ -81,8 +82,21 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo,
     settings.posting.level = logging.WARNING
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
+    # Of several peering replicas one works; one that dies silently is taken over once its
+    # record is this old, so the lifetime bounds the failover.
+    settings.peering.lifetime = config.peering_lifetime
+
+    metrics = memo["metrics"] = Metrics()
+    if config.metrics_port is not None:
+        where = f"{config.metrics_address}:{config.metrics_port}"
+        try:
+            metrics.serve(port=config.metrics_port, address=config.metrics_address)
+        except OSError as exc:
+            raise kopf.PermanentError(f"Cannot serve metrics on {where}: {exc}.") from None
+        logger.info(f"Serving Prometheus metrics at http://{where}/metrics.")
+
     memo["orgo"] = OrgoClient(base_url=config.api_url, api_key=config.current_api_key,
-                              timeout=config.request_timeout)
+                              timeout=config.request_timeout, observer=metrics.observe_request)
     memo["kube"] = KubeApi.from_environment()
     logger.info(f"Managing Orgo computers through {config.api_url} with {config!r}.")
 
@@ -113,6 +127,7 @@ async def converge(stopped: kopf.DaemonStopped, body: kopf.Body, name: str, name
                    memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
     guard = _guard(memo)
     config: Settings = memo["settings"]
+    metrics: Metrics = memo["metrics"]
     reconciler = Reconciler(
         orgo=memo["orgo"],
         kube=memo["kube"].resource(namespace=namespace, name=name, body=body),
@@ -136,13 +151,19 @@ async def converge(stopped: kopf.DaemonStopped, body: kopf.Body, name: str, name
             try:
                 delay = await reconciler.reconcile(resource)
                 loop_errors = 0
+                metrics.reconciled(namespace=namespace, name=name, status=reconciler.status)
             except ResourceGone:
+                metrics.forget(namespace=namespace, name=name)
                 return
             except Exception:
+                metrics.reconcile_failed()
                 loop_errors += 1
                 delay = failures.backoff(loop_errors, base=LOOP_ERROR_DELAY)
                 logger.exception(f"Reconciling failed unexpectedly; trying again in {delay:.0f}s.")
         await _pause(stopped, guard.wakeup, delay)
+
+    # Deleted, or this replica paused for a peer: another one reports it from now on.
+    metrics.forget(namespace=namespace, name=name)
 
 
 def retry_policy(config: Settings) -> failures.RetryPolicy:
@@ -175,6 +196,7 @@ async def release(name: str, namespace: str, memo: kopf.Memo, logger: logging.Lo
     guard = _guard(memo)
     orgo: OrgoClient = memo["orgo"]
     policy = retry_policy(memo["settings"])
+    memo["metrics"].forget(namespace=namespace, name=name)
 
     # Wait for a converge step in flight, then read what it left: the copy kopf handed over
     # may predate the id that step just recorded.

@@ -18,6 +18,11 @@ DEFAULT_POLL_MAX = 30.0
 DEFAULT_RESYNC_INTERVAL = 300.0
 DEFAULT_AUTH_RETRY_INTERVAL = 120.0
 DEFAULT_BACKOFF_MAX = 60.0
+# A replica that dies without a word is taken over once its peering record is this old.
+DEFAULT_PEERING_LIFETIME = 15
+# Metrics are served only when a port is set: off for local runs, on in the Helm chart.
+DEFAULT_METRICS_ADDRESS = "0.0.0.0"
+HIGHEST_PORT = 65535
 
 
 class SettingsError(ValueError):
@@ -44,6 +49,9 @@ class Settings:
     auth_retry_interval: float = DEFAULT_AUTH_RETRY_INTERVAL
     backoff_max: float = DEFAULT_BACKOFF_MAX
     namespaces: tuple[str, ...] = ()
+    peering_lifetime: int = DEFAULT_PEERING_LIFETIME
+    metrics_port: int | None = None
+    metrics_address: str = DEFAULT_METRICS_ADDRESS
 
     def __repr__(self) -> str:
         # The key stays out of every repr, so a logged or failing Settings leaks nothing.
@@ -69,6 +77,10 @@ class Settings:
                 env, "ORGO_AUTH_RETRY_INTERVAL", DEFAULT_AUTH_RETRY_INTERVAL),
             backoff_max=_read_seconds(env, "ORGO_BACKOFF_MAX", DEFAULT_BACKOFF_MAX),
             namespaces=_read_list(env, "ORGO_WATCH_NAMESPACES"),
+            peering_lifetime=_read_whole_seconds(env, "ORGO_PEERING_LIFETIME",
+                                                 DEFAULT_PEERING_LIFETIME),
+            metrics_port=_read_port(env, "ORGO_METRICS_PORT"),
+            metrics_address=env.get("ORGO_METRICS_ADDRESS", "").strip() or DEFAULT_METRICS_ADDRESS,
         )
         if settings.poll_factor < 1:
             raise SettingsError(f"ORGO_POLL_FACTOR must be 1 or more, not {settings.poll_factor}.")
@@ -129,6 +141,33 @@ def _read_seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number of seconds, not {raw!r}.") from None
     if value <= 0:
         raise SettingsError(f"{name} must be above 0, not {raw!r}.")
+    return value
+
+
+def _read_whole_seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    # kopf keeps peering lifetimes as whole seconds.
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number of seconds, not {raw!r}.") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be 1 or more, not {raw!r}.")
+    return value
+
+
+def _read_port(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a port number, not {raw!r}.") from None
+    if not 1 <= value <= HIGHEST_PORT:
+        raise SettingsError(f"{name} must be a port from 1 to {HIGHEST_PORT}, not {raw!r}.")
     return value
 
 
