@@ -209,6 +209,14 @@ async def release(name: str, namespace: str, memo: kopf.Memo, logger: logging.Lo
         spec = stored.get("spec") or {}
         computer_id = status.get("id")
 
+        if spec.get("deletionPolicy") == "Orphan":
+            if computer_id:
+                kopf.event(body, type="Normal", reason=EVENT_ORPHANED,
+                           message=f"Left computer {computer_id} in Orgo "
+                                   "(deletionPolicy Orphan).")
+            logger.info("Leaving the computer, if any, in Orgo, as deletionPolicy is Orphan.")
+            return
+
         # A create was sent but its answer never recorded: the computer may still exist.
         if not computer_id and annotations.get(CREATE_PENDING_ANNOTATION):
             computer_id = await _find_pending(orgo, spec, name=name, retry=retry,
@@ -217,12 +225,6 @@ async def release(name: str, namespace: str, memo: kopf.Memo, logger: logging.Lo
 
         if not computer_id:
             logger.info("No computer was created for this resource; releasing it at once.")
-            return
-
-        if spec.get("deletionPolicy") == "Orphan":
-            kopf.event(body, type="Normal", reason=EVENT_ORPHANED,
-                       message=f"Left computer {computer_id} in Orgo (deletionPolicy Orphan).")
-            logger.info(f"Left computer {computer_id} in Orgo, as deletionPolicy is Orphan.")
             return
 
         try:

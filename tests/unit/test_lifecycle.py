@@ -58,17 +58,20 @@ class FakeOrgo:
         self.calls: list[str] = []
         self.fail: dict[str, Exception] = {}
         self.lose_create_answer = False
+        self.before_create = None
 
     def _maybe_fail(self, call: str) -> None:
         self.calls.append(call)
         if call in self.fail:
             raise self.fail.pop(call)
 
-    async def create_computer(self, body):
+    async def create_computer(self, body, *, created_at=NOW):
+        if self.before_create is not None:
+            await self.before_create()
         self._maybe_fail("create")
         computer = Computer(id=str(uuid.uuid4()), name=body["name"], status="starting",
                             url="https://orgo.example/c", workspace_id=body["workspace_id"],
-                            created_at=NOW)
+                            created_at=created_at)
         self.computers[computer.id] = computer
         if self.lose_create_answer:
             raise OrgoTransportError("connection dropped", endpoint="create")
@@ -196,7 +199,8 @@ async def test_a_computer_older_than_the_pending_mark_is_a_conflict():
 
 async def test_a_name_taken_by_someone_else_is_a_conflict():
     reconciler, kube, orgo = make()
-    await orgo.create_computer({"name": "agent-1", "workspace_id": WORKSPACE})
+    await orgo.create_computer({"name": "agent-1", "workspace_id": WORKSPACE},
+                               created_at=NOW - datetime.timedelta(days=1))
     orgo.fail["create"] = OrgoAPIError("name taken", endpoint="create", status_code=409)
     delay = await reconciler.reconcile(RESOURCE)
     assert ready(kube)["reason"] == "NameConflict"
@@ -275,3 +279,53 @@ async def test_failures_are_reported_once_as_events(status, reason):
         await reconciler.reconcile(RESOURCE)
     assert ready(kube)["reason"] == reason
     assert [e[1] for e in kube.events] == ["CannotCreateComputer"]
+
+
+async def test_a_late_commit_of_a_lost_create_is_adopted_on_409():
+    # The first create's answer is lost; when looked for, it is not there yet. Orgo commits
+    # it just before the second create arrives, which is then refused with 409.
+    reconciler, kube, orgo = make()
+    orgo.fail["create"] = OrgoTransportError("timed out", endpoint="create")
+    await reconciler.reconcile(RESOURCE)
+    assert CREATE_PENDING_ANNOTATION in kube.annotations
+
+    late: list[Computer] = []
+
+    async def commit_late():
+        orgo.before_create = None
+        late.append(await orgo.create_computer({"name": "agent-1", "workspace_id": WORKSPACE}))
+        orgo.fail["create"] = OrgoAPIError("name taken", endpoint="create", status_code=409)
+
+    orgo.before_create = commit_late
+    orgo.calls.clear()
+    await reconciler.reconcile(RESOURCE)
+
+    assert orgo.calls == ["workspace", "create", "create", "workspace"]
+    assert kube.status["id"] == late[0].id
+    assert len(orgo.computers) == 1
+    assert CREATE_PENDING_ANNOTATION not in kube.annotations
+    assert kube.events[-1][1] == "AdoptedComputer"
+
+
+async def test_a_pending_mark_is_kept_across_failed_attempts():
+    reconciler, kube, orgo = make()
+    orgo.fail["create"] = OrgoTransportError("dropped", endpoint="create")
+    await reconciler.reconcile(RESOURCE)
+    mark = kube.annotations[CREATE_PENDING_ANNOTATION]
+    orgo.fail["create"] = OrgoAPIError("slow down", endpoint="create", status_code=429)
+    await reconciler.reconcile(RESOURCE)
+    assert kube.annotations[CREATE_PENDING_ANNOTATION] == mark
+
+
+async def test_a_5xx_on_create_keeps_the_pending_mark():
+    reconciler, kube, orgo = make()
+    orgo.fail["create"] = OrgoAPIError("bad gateway", endpoint="create", status_code=502)
+    await reconciler.reconcile(RESOURCE)
+    assert CREATE_PENDING_ANNOTATION in kube.annotations
+
+
+async def test_a_4xx_on_a_first_create_clears_the_pending_mark():
+    reconciler, kube, orgo = make()
+    orgo.fail["create"] = OrgoAPIError("no", endpoint="create", status_code=403)
+    await reconciler.reconcile(RESOURCE)
+    assert CREATE_PENDING_ANNOTATION not in kube.annotations

@@ -40,6 +40,8 @@ EVENT_NAME_CONFLICT = "NameConflict"
 
 def created_by_pending_create(computer: Computer, *, pending: str | None) -> bool:
     """Whether a computer found by name is the one a pending create (marked then) made."""
+    if pending is None:
+        return False
     pending_at = conditions.parse_time(pending)
     if pending_at is None or computer.created_at is None:
         # Without both times there is no telling; taking it is the lesser harm, since the
@@ -164,18 +166,25 @@ class Reconciler:
                 conditions.REASON_CREATING, "Asking Orgo to create the computer."))
 
         # The pending mark goes on before the call: if the process dies during the call, the
-        # next pass knows to look for the computer instead of creating a second one.
-        pending = conditions.format_time(self._clock(), precise=True)
-        await self._kube.annotate({CREATE_PENDING_ANNOTATION: pending})
-        self._pending = pending
+        # next pass knows to look for the computer instead of creating a second one. A mark
+        # left by an earlier attempt stays as it is: it dates the earliest create in doubt.
+        first_attempt = self._pending is None
+        if first_attempt:
+            pending = conditions.format_time(self._clock(), precise=True)
+            await self._kube.annotate({CREATE_PENDING_ANNOTATION: pending})
+            self._pending = pending
 
         try:
             computer = await self._orgo.create_computer(spec.create_body())
         except OrgoAPIError as exc:
-            # An answer with an error status means nothing was created: no need to look later.
-            await self._clear_pending()
             if exc.status_code == 409:
-                return await self._create_conflicted(resource, spec, exc)
+                return await self._create_conflicted(resource, spec, exc,
+                                                     first_attempt=first_attempt)
+
+            # A refusal (4xx) means this request created nothing; a 5xx may come from a
+            # gateway after Orgo did the work, so it counts as no answer.
+            if exc.status_code < 500 and first_attempt:
+                await self._clear_pending()
             return await self._fail(resource, exc, action="create the computer",
                                     event_reason=EVENT_CANNOT_CREATE)
         except OrgoError as exc:
@@ -193,16 +202,20 @@ class Reconciler:
         return self._next_observation(computer.status)
 
     async def _create_conflicted(self, resource: Resource, spec: ComputerSpec,
-                                 error: OrgoAPIError) -> float | None:
-        # 409 is either the name being taken or a state that forbids the create for now: the
-        # workspace tells which.
+                                 error: OrgoAPIError, *, first_attempt: bool) -> float | None:
+        # 409 is the name being taken, by an earlier create of ours that committed late or by
+        # someone else, or a state that forbids the create for now: the workspace tells which.
         try:
             found = await self._find_by_name(spec)
         except OrgoError as exc:
             return await self._fail(resource, exc, action="look up the conflicting name",
                                     event_reason=EVENT_CANNOT_CREATE)
         if found is not None:
+            if self._created_by_us(found):
+                return await self._adopt(resource, spec, found)
             return await self._conflict(resource, spec)
+        if first_attempt:
+            await self._clear_pending()
         return await self._fail(resource, error, action="create the computer",
                                 event_reason=EVENT_CANNOT_CREATE)
 
@@ -267,6 +280,7 @@ class Reconciler:
         return 0.0
 
     async def _apply_observation(self, resource: Resource, computer: Computer) -> float | None:
+        self._failures = 0
         previous_phase = self._status.get("phase")
         previous_ready = self._ready_reason()
         readiness = conditions.readiness_for_phase(computer.status, message=computer.message)
@@ -328,8 +342,6 @@ class Reconciler:
 
     async def _write(self, fields: Mapping[str, Any], resource: Resource,
                      readiness: Readiness) -> None:
-        if readiness.status == "True" or fields.get("id"):
-            self._failures = 0
         new_conditions = conditions.set_ready_condition(
             self._status.get("conditions"), readiness,
             generation=resource.generation, now=self._clock(),
