@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 
+import httpx
 import pytest
 
 from tests.conftest import computer_manifest, eventually
@@ -195,3 +196,24 @@ def test_explain_documents_the_fields(control_plane):
         assert field in text
     status = control_plane.kubectl("explain", "orgocomputer.status.conditions").stdout
     assert "lastTransitionTime" in status
+
+
+def test_a_name_taken_by_another_computer_is_a_conflict_left_alone(
+        cluster, orgo, workspace, simulator):
+    name = unique("taken")
+    theirs = httpx.post(f"{simulator.api_url}/computers",
+                        headers={"Authorization": f"Bearer {simulator.api_key}"},
+                        json={"workspace_id": workspace, "name": name})
+    theirs.raise_for_status()
+    cluster.apply(computer_manifest(name, workspace))
+
+    ready = eventually(lambda: (c := cluster.ready(name)) and c["reason"] == "NameConflict" and c,
+                       what="Ready=False with reason NameConflict")
+    assert ready["status"] == "False"
+    assert workspace in ready["message"] and repr(name) in ready["message"]
+    assert "id" not in cluster.get(name).get("status", {})
+
+    cluster.kubectl("delete", "orgocomputer", name, "--timeout=30s")
+    assert [c["id"] for c in in_workspace(orgo, workspace)] == [theirs.json()["id"]]
+    assert not [r for r in orgo.requests() if r["method"] == "DELETE"
+                and r["path"] == f"/api/computers/{theirs.json()['id']}"]

@@ -329,3 +329,13 @@ async def test_a_4xx_on_a_first_create_clears_the_pending_mark():
     orgo.fail["create"] = OrgoAPIError("no", endpoint="create", status_code=403)
     await reconciler.reconcile(RESOURCE)
     assert CREATE_PENDING_ANNOTATION not in kube.annotations
+
+
+async def test_a_fresh_namesake_on_a_first_create_is_a_conflict_not_ours():
+    # Made by someone else a moment ago: with no earlier create in doubt, it cannot be ours.
+    reconciler, kube, orgo = make()
+    await orgo.create_computer({"name": "agent-1", "workspace_id": WORKSPACE})
+    orgo.fail["create"] = OrgoAPIError("name taken", endpoint="create", status_code=409)
+    await reconciler.reconcile(RESOURCE)
+    assert ready(kube)["reason"] == "NameConflict"
+    assert "id" not in kube.status

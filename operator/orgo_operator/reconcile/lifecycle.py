@@ -211,7 +211,9 @@ class Reconciler:
             return await self._fail(resource, exc, action="look up the conflicting name",
                                     event_reason=EVENT_CANNOT_CREATE)
         if found is not None:
-            if self._created_by_us(found):
+            # Only an earlier create in doubt can have made it: a first create cannot collide
+            # with itself.
+            if not first_attempt and self._created_by_us(found):
                 return await self._adopt(resource, spec, found)
             return await self._conflict(resource, spec)
         if first_attempt:
