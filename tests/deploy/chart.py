@@ -1,0 +1,82 @@
+"""
+The Helm chart as the tests and `make manifests` see it: rendered by Helm's own engine (the
+helm-python-sdk package embeds Helm's library), offline, into plain Kubernetes objects.
+
+    docs = render({"replicaCount": 1})
+    deployment = find(docs, "Deployment")
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "deploy" / "helm" / "orgo-operator"
+CRDS = REPO / "crds"
+MANIFESTS = REPO / "deploy" / "manifests"
+
+RELEASE = "orgo-operator"
+NAMESPACE = "orgo-system"
+NOTES = "NOTES.txt"
+
+
+def render(values: Mapping[str, Any] | None = None, *, release: str = RELEASE,
+           namespace: str = NAMESPACE) -> list[dict[str, Any]]:
+    """Every object the chart's templates make for these values, in template-file order."""
+    docs: list[dict[str, Any]] = []
+    for name, text in sorted(_render(values, release=release, namespace=namespace).items()):
+        if name.endswith(".yaml"):
+            docs.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return docs
+
+
+def notes(values: Mapping[str, Any] | None = None, *, release: str = RELEASE,
+          namespace: str = NAMESPACE) -> str:
+    rendered = _render(values, release=release, namespace=namespace)
+    return next(text for name, text in rendered.items() if name.endswith(NOTES))
+
+
+def crds() -> dict[str, str]:
+    """The chart's CRDs, which Helm installs before the templates: file name -> text."""
+    with helm.Chart.load(CHART) as chart:
+        return {crd["filename"].rsplit("/", 1)[-1]: crd["data"] for crd in chart.crds}
+
+
+def validate(values: Mapping[str, Any]) -> None:
+    """Check values against values.schema.json as `helm install` does; raises on refusal."""
+    with helm.Chart.load(CHART) as chart:
+        chart.validate_schema(dict(values))
+
+
+def lint(values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`helm lint --strict`: a report of findings, each with a severity and a message."""
+    return helm.lint(CHART, dict(values) if values is not None else None, strict=True)
+
+
+def find(docs: Iterable[Mapping[str, Any]], kind: str, name: str | None = None,
+         namespace: str | None = None) -> dict[str, Any]:
+    """The one object of this kind (and name, and namespace), or an AssertionError."""
+    found = [doc for doc in docs if doc["kind"] == kind
+             and (name is None or doc["metadata"]["name"] == name)
+             and (namespace is None or doc["metadata"].get("namespace") == namespace)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return dict(found[0])
+
+
+def kinds(docs: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [doc["kind"] for doc in docs]
+
+
+def to_yaml(docs: Iterable[Mapping[str, Any]]) -> str:
+    return "".join("---\n" + yaml.safe_dump(dict(doc), sort_keys=False) for doc in docs)
+
+
+def _render(values: Mapping[str, Any] | None, *, release: str,
+            namespace: str) -> dict[str, str]:
+    with helm.Chart.load(CHART) as chart:
+        return chart.render(dict(values) if values is not None else None, name=release,
+                            namespace=namespace, is_install=True)
