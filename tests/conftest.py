@@ -153,10 +153,49 @@ def namespaced(control_plane: Any, prefix: str) -> Iterator[Cluster]:
     control_plane.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
+@pytest.fixture(scope="module")
+def namespace_prefix() -> str:
+    """Which operator's namespaces a test's resources go to; a module with its own overrides."""
+    return SESSION_NAMESPACES.rstrip("-*")
+
+
 @pytest.fixture
-def cluster(control_plane: Any) -> Iterator[Cluster]:
-    with namespaced(control_plane, SESSION_NAMESPACES.rstrip("-*")) as scoped:
+def cluster(control_plane: Any, namespace_prefix: str) -> Iterator[Cluster]:
+    with namespaced(control_plane, namespace_prefix) as scoped:
         yield scoped
+
+
+class Stack:
+    """A simulator and an operator of a test module's own, to break without harm to others."""
+
+    def __init__(self, simulator: Any, operator: Any) -> None:
+        self.simulator = simulator
+        self.operator = operator
+        self.orgo = simulator.control()
+
+    def tidy(self) -> None:
+        """Undo what a test may have done to this stack: faults, keys, boot time, a kill."""
+        self.orgo.clear_faults()
+        self.orgo.set_keys(keys=[self.simulator.api_key])
+        self.orgo.set_boot_seconds(seconds=self.simulator.boot_seconds)
+        if not self.operator.running():
+            self.operator.start()
+
+
+@contextlib.contextmanager
+def own_stack(workdir: Path, control_plane: Any, *, name: str, namespace_prefix: str,
+              env: dict[str, str] | None = None,
+              simulator_args: tuple[str, ...] = ()) -> Iterator[Stack]:
+    from tests.envtest.stack import Operator, Simulator
+
+    with Simulator.started(workdir / name, extra_args=simulator_args) as simulator, \
+            Operator.started(workdir / name, control_plane, simulator,
+                             args=("--namespace", f"{namespace_prefix}-*", "--standalone",
+                                   "--verbose"),
+                             env=env) as operator:
+        stack = Stack(simulator, operator)
+        yield stack
+        stack.orgo.close()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -13,53 +13,34 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cluster, computer_manifest, eventually, namespaced
-from tests.envtest.stack import Operator, Simulator
+from tests.conftest import Cluster, Stack, computer_manifest, eventually, namespaced, own_stack
 
 pytestmark = pytest.mark.e2e
 
-NAMESPACES = "k-*"
 PENDING = "orgo.ai/create-pending"
 
 
-class Crashing:
-    def __init__(self, simulator: Simulator, operator: Operator) -> None:
-        self.simulator = simulator
-        self.operator = operator
-        self.orgo = simulator.control()
-
-    def kill_and_restart(self) -> None:
-        self.operator.kill()
-        self.operator.start()
+@pytest.fixture(scope="module")
+def namespace_prefix() -> str:
+    return "k"
 
 
 @pytest.fixture(scope="module")
-def crashing(workdir: Path, control_plane: Any) -> Iterator[Crashing]:
-    with Simulator.started(workdir / "crashes") as simulator, \
-            Operator.started(workdir / "crashes", control_plane, simulator,
-                             args=("--namespace", NAMESPACES, "--standalone", "--verbose"),
-                             env={"ORGO_REQUEST_TIMEOUT": "5"}) as operator:
-        yield Crashing(simulator, operator)
+def crashing(workdir: Path, control_plane: Any, namespace_prefix: str) -> Iterator[Stack]:
+    with own_stack(workdir, control_plane, name="crashes", namespace_prefix=namespace_prefix,
+                   env={"ORGO_REQUEST_TIMEOUT": "5"}) as stack:
+        yield stack
 
 
 @pytest.fixture
-def orgo(crashing: Crashing) -> Iterator[Any]:
+def orgo(crashing: Stack) -> Iterator[Any]:
     yield crashing.orgo
-    crashing.orgo.clear_faults()
-    crashing.orgo.set_boot_seconds(seconds=crashing.simulator.boot_seconds)
-    if not crashing.operator.running():
-        crashing.operator.start()
+    crashing.tidy()
 
 
-@pytest.fixture
-def workspace(orgo) -> str:
-    return orgo.add_workspace(name=f"crash-{uuid.uuid4().hex[:8]}")["id"]
-
-
-@pytest.fixture
-def cluster(control_plane: Any) -> Iterator[Cluster]:
-    with namespaced(control_plane, NAMESPACES.rstrip("-*")) as scoped:
-        yield scoped
+def kill_and_restart(stack: Stack) -> None:
+    stack.operator.kill()
+    stack.operator.start()
 
 
 def unique(prefix: str) -> str:
@@ -81,7 +62,7 @@ def test_killed_while_the_create_is_in_flight(cluster, orgo, workspace, crashing
     cluster.apply(computer_manifest(name, workspace))
     eventually(lambda: annotation(cluster, name, PENDING), what="the create-pending mark")
 
-    crashing.kill_and_restart()
+    kill_and_restart(crashing)
 
     obj = cluster.wait_ready(name, timeout=30)
     [computer] = in_workspace(orgo, workspace)
@@ -101,7 +82,7 @@ def test_killed_after_orgo_created_it_but_before_the_status_was_written(
     eventually(lambda: (o := cluster.get(name)) and "id" not in o.get("status", {})
                and annotation(cluster, name, PENDING), what="the unrecorded create")
 
-    crashing.kill_and_restart()
+    kill_and_restart(crashing)
     orgo.clear_faults()
 
     obj = cluster.wait_ready(name, timeout=30)
@@ -117,7 +98,7 @@ def test_killed_while_the_computer_boots(cluster, orgo, workspace, crashing):
     first = eventually(lambda: (o := cluster.get(name)) and o.get("status", {}).get("id"),
                        what="the id in the status")
 
-    crashing.kill_and_restart()
+    kill_and_restart(crashing)
 
     obj = cluster.wait_ready(name, timeout=30)
     assert obj["status"]["id"] == first
@@ -134,7 +115,7 @@ def test_killed_while_the_delete_is_in_flight(cluster, orgo, workspace, crashing
     # finalizer handler starts within a few hundred milliseconds of the deletion.
     time.sleep(1.0)
 
-    crashing.kill_and_restart()
+    kill_and_restart(crashing)
 
     eventually(lambda: cluster.get(name) is None, what="the resource to be released")
     assert in_workspace(orgo, workspace) == []
@@ -162,8 +143,8 @@ def test_resources_deleted_while_the_operator_is_down_are_finished_on_restart(
 
 
 def test_deleting_a_namespace_deletes_its_computers_and_finishes(
-        control_plane, orgo, workspace, crashing):
-    with namespaced(control_plane, NAMESPACES.rstrip("-*")) as cluster:
+        control_plane, orgo, workspace, crashing, namespace_prefix):
+    with namespaced(control_plane, namespace_prefix) as cluster:
         for index in range(3):
             cluster.apply(computer_manifest(f"in-namespace-{index}", workspace))
         for index in range(3):

@@ -3,8 +3,8 @@ Faults from the Orgo API, one per test, injected by the simulator: each test ass
 resource's status says and which requests reached Orgo.
 
 These tests run their own simulator and operator, with paces shortened so that "retried in
-minutes" is seconds here (the default paces are asserted in the unit tests), and watch their
-own namespaces.
+minutes" is seconds here (the default paces are asserted in the unit tests), in namespaces of
+their own.
 """
 from __future__ import annotations
 
@@ -18,12 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Cluster, computer_manifest, eventually, namespaced
-from tests.envtest.stack import Operator, Simulator
+from tests.conftest import Cluster, Stack, computer_manifest, eventually, own_stack
 
 pytestmark = pytest.mark.e2e
 
-NAMESPACES = "f-*"
 PACES = {
     "ORGO_AUTH_RETRY_INTERVAL": "3",
     "ORGO_RESYNC_INTERVAL": "2",
@@ -33,42 +31,23 @@ PACES = {
 AUTH_RETRY = float(PACES["ORGO_AUTH_RETRY_INTERVAL"])
 
 
-class Faulty:
-    """The fault tests' own Orgo and operator."""
-
-    def __init__(self, simulator: Simulator, operator: Operator) -> None:
-        self.simulator = simulator
-        self.operator = operator
-        self.orgo = simulator.control()
+@pytest.fixture(scope="module")
+def namespace_prefix() -> str:
+    return "f"
 
 
 @pytest.fixture(scope="module")
-def faulty(workdir: Path, control_plane: Any) -> Iterator[Faulty]:
-    with Simulator.started(workdir / "faults") as simulator, \
-            Operator.started(workdir / "faults", control_plane, simulator,
-                             args=("--namespace", NAMESPACES, "--standalone", "--verbose"),
-                             env=PACES) as operator:
-        stack = Faulty(simulator, operator)
+def faulty(workdir: Path, control_plane: Any, namespace_prefix: str) -> Iterator[Stack]:
+    with own_stack(workdir, control_plane, name="faults", namespace_prefix=namespace_prefix,
+                   env=PACES) as stack:
         yield stack
-        assert operator.running(), f"The operator died; see {operator.log_path}"
+        assert stack.operator.running(), f"The operator died; see {stack.operator.log_path}"
 
 
 @pytest.fixture
-def orgo(faulty: Faulty) -> Iterator[Any]:
+def orgo(faulty: Stack) -> Iterator[Any]:
     yield faulty.orgo
-    faulty.orgo.clear_faults()
-    faulty.orgo.set_keys(keys=[faulty.simulator.api_key])
-
-
-@pytest.fixture
-def workspace(orgo) -> str:
-    return orgo.add_workspace(name=f"faults-{uuid.uuid4().hex[:8]}")["id"]
-
-
-@pytest.fixture
-def cluster(control_plane: Any) -> Iterator[Cluster]:
-    with namespaced(control_plane, NAMESPACES.rstrip("-*")) as scoped:
-        yield scoped
+    faulty.tidy()
 
 
 def unique(prefix: str) -> str:
