@@ -112,6 +112,10 @@ def test_delete_removes_the_computer(cluster, orgo, workspace):
     assert cluster.get(name) is None
     assert in_workspace(orgo, workspace) == []
     assert len(requests_for(orgo, computer_id, method="DELETE")) == 1
+    # Events outlive their object: the deletion is on record.
+    deleted = eventually(lambda: [e for e in cluster.events(name)
+                                  if e["reason"] == "DeletedComputer"], what="the deleted event")
+    assert computer_id in deleted[0]["message"]
 
 
 def test_orphan_keeps_the_computer(cluster, orgo, workspace):
