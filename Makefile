@@ -6,15 +6,23 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 RUN_ARGS ?= --all-namespaces
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
+IMAGE ?= orgo-operator:$(VERSION)
+DOCKER ?= docker
 
-.PHONY: help install assets test unit e2e demo demo-once bench run crd clean
+.PHONY: help install assets test unit e2e lint manifests image demo demo-once bench \
+	bench-failover run crd clean
 
 help:
 	@echo "make demo       control plane + simulator + operator, an OrgoComputer until Ready"
 	@echo "make demo-once  the same, exiting 0 once Ready (for scripts)"
 	@echo "make test       install what the tests need, then run the whole suite"
 	@echo "make unit       the unit and simulator tests only (no control plane)"
+	@echo "make lint       hadolint the Dockerfile, helm lint the chart, check deploy/manifests"
+	@echo "make manifests  write deploy/manifests (and the chart's CRD copy) from the chart"
+	@echo "make image      build the container image $(IMAGE) (needs a Docker engine)"
 	@echo "make bench      measure kubectl apply -> Ready"
+	@echo "make bench-failover  measure how long a standby replica takes to take over"
 	@echo "make run        the operator against your current kubeconfig (needs ORGO_API_KEY)"
 	@echo "make crd        kubectl apply the CRD to your current cluster"
 
@@ -29,7 +37,7 @@ install: $(BIN)/.installed
 assets: install
 	$(BIN)/python -m tests.envtest.controlplane assets
 
-test: assets
+test: assets lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: install
@@ -37,6 +45,19 @@ unit: install
 
 e2e: assets
 	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+
+# The chart's lint and the generated files' check are tests too (tests/deploy); this is the
+# quick look before a commit.
+lint: install
+	$(BIN)/hadolint --failure-threshold style Dockerfile
+	$(BIN)/python -m tests.deploy.chart
+	$(BIN)/python -m tests.deploy.generate --check
+
+manifests: install
+	$(BIN)/python -m tests.deploy.generate
+
+image:
+	$(DOCKER) build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 demo: assets
 	$(BIN)/python -m tests.demo
@@ -46,6 +67,9 @@ demo-once: assets
 
 bench: assets
 	$(BIN)/python -m tests.bench.apply_to_ready
+
+bench-failover: assets
+	$(BIN)/python -m tests.bench.failover
 
 run: install
 	$(BIN)/orgo-operator run $(RUN_ARGS)

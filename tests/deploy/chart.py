@@ -7,6 +7,7 @@ helm-python-sdk package embeds Helm's library), offline, into plain Kubernetes o
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,10 @@ MANIFESTS = REPO / "deploy" / "manifests"
 RELEASE = "orgo-operator"
 NAMESPACE = "orgo-system"
 NOTES = "NOTES.txt"
+
+# The severities in a lint report; a warning fails the strict lint.
+SEVERITIES = {1: "info", 2: "warning", 3: "error"}
+WARNING = 2
 
 
 def render(values: Mapping[str, Any] | None = None, *, release: str = RELEASE,
@@ -80,3 +85,20 @@ def _render(values: Mapping[str, Any] | None, *, release: str,
     with helm.Chart.load(CHART) as chart:
         return chart.render(dict(values) if values is not None else None, name=release,
                             namespace=namespace, is_install=True)
+
+
+def main() -> int:
+    """`python -m tests.deploy.chart`: lint the chart strictly, as `make lint` does."""
+    report = lint()
+    for message in report["messages"]:
+        print(f"{SEVERITIES.get(message['severity'], '?')}: {message['path']}: "
+              f"{message['error']}")
+    for error in report["errors"]:
+        print(f"error: {error}")
+    failed = report["errors"] or any(m["severity"] >= WARNING for m in report["messages"])
+    print(f"{CHART.relative_to(REPO)}: {'failed' if failed else 'passed'} helm lint --strict")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
