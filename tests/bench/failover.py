@@ -122,7 +122,7 @@ def main() -> int:
             sample = Sample(how=how, record_age=ended - seen, resumed=resumed - ended,
                             ready=ready - ended)
             samples.append(sample)
-            print(f"{how:8s} {index + 1}: resumed after {sample.resumed:5.2f}s, new resource "
+            print(f"{how:8s} {index + 1:2d}: resumed after {sample.resumed:5.2f}s, new resource "
                   f"Ready after {sample.ready:5.2f}s (its keep-alive was "
                   f"{sample.record_age:4.1f}s old)", flush=True)
             working = standby

@@ -26,7 +26,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{- define "orgo-operator.labels" -}}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- $chart := printf "%s-%s" .Chart.Name .Chart.Version }}
+helm.sh/chart: {{ $chart | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "orgo-operator.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/component: operator
@@ -37,7 +38,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "orgo-operator.fullname" .) .Values.serviceAccount.name }}
 {{- else }}
-{{- required "serviceAccount.name must name an existing ServiceAccount when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- $why := "serviceAccount.name must name an existing ServiceAccount" }}
+{{- required (printf "%s when serviceAccount.create is false" $why) .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
 
@@ -49,10 +51,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "orgo-operator.apiKeySecretName" -}}
 {{- with .Values.orgo.apiKey }}
 {{- if and .value .existingSecret }}
-{{- fail "orgo.apiKey: set either value (the chart creates a Secret) or existingSecret (one you manage), not both" }}
+{{- $choice := "value (the chart creates a Secret) or existingSecret (one you manage)" }}
+{{- fail (printf "orgo.apiKey: set either %s, not both" $choice) }}
 {{- end }}
 {{- end }}
-{{- default (printf "%s-api-key" (include "orgo-operator.fullname" .)) .Values.orgo.apiKey.existingSecret }}
+{{- $managed := printf "%s-api-key" (include "orgo-operator.fullname" .) }}
+{{- default $managed .Values.orgo.apiKey.existingSecret }}
 {{- end }}
 
 {{- define "orgo-operator.apiKeySecretKey" -}}
