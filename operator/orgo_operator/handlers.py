@@ -90,7 +90,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo,
     if config.metrics_port is not None:
         where = f"{config.metrics_address}:{config.metrics_port}"
         try:
-            metrics.serve(port=config.metrics_port, address=config.metrics_address)
+            memo["metrics_server"] = metrics.serve(port=config.metrics_port,
+                                                   address=config.metrics_address)
         except OSError as exc:
             raise kopf.PermanentError(f"Cannot serve metrics on {where}: {exc}.") from None
         logger.info(f"Serving Prometheus metrics at http://{where}/metrics.")
@@ -107,6 +108,8 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
         await memo["orgo"].close()
     if "kube" in memo:
         memo["kube"].close()
+    if "metrics_server" in memo:
+        memo["metrics_server"].close()
 
 
 @kopf.on.login()

@@ -188,7 +188,7 @@ def test_5xx_backs_off_exponentially_with_jitter(cluster, orgo, workspace):
     # Equal jitter: the n-th wait is between half of and the whole 2^(n-1) seconds.
     for n, gap in enumerate(gaps(attempts), start=1):
         step = min(2 ** (n - 1), float(PACES["ORGO_BACKOFF_MAX"]))
-        assert step / 2 <= gap <= step + 1.0, (n, gap)
+        assert step / 2 <= gap <= step + 2.0, (n, gap)
     assert len(named(orgo, workspace, name)) == 1
 
 
