@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
@@ -21,7 +23,7 @@ from orgo_operator import GROUP, PLURAL, VERSION
 from orgo_operator.kube import KubeApi, ResourceGone
 from orgo_operator.metrics import Metrics
 from orgo_operator.orgo import OrgoAPIError, OrgoClient, OrgoError
-from orgo_operator.reconcile import failures
+from orgo_operator.reconcile import conditions, failures
 from orgo_operator.reconcile.lifecycle import (
     CREATE_PENDING_ANNOTATION,
     Reconciler,
@@ -117,6 +119,21 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     return kopf.login_via_client(**kwargs)
 
 
+@kopf.index(GROUP, VERSION, PLURAL, id="claims")
+def claims(namespace: str, name: str, status: kopf.Status,
+           **_: Any) -> dict[str, tuple[str, str]] | None:
+    # Which resource holds which computer, so that none adopts a computer another one holds.
+    computer_id = status.get("id")
+    return {computer_id: (namespace, name)} if computer_id else None
+
+
+def _claimed_elsewhere(index: kopf.Index, *, namespace: str,
+                       name: str) -> Callable[[str], bool]:
+    def claimed(computer_id: str) -> bool:
+        return any(owner != (namespace, name) for owner in index.get(computer_id, ()))
+    return claimed
+
+
 @kopf.on.update(GROUP, VERSION, PLURAL, id="wake", field="spec")
 def wake(memo: kopf.Memo, **_: Any) -> None:
     # The loop may be asleep for minutes, or for good after a rejection or an error: a new
@@ -127,7 +144,8 @@ def wake(memo: kopf.Memo, **_: Any) -> None:
 @kopf.daemon(GROUP, VERSION, PLURAL, id="converge",
              cancellation_backoff=CANCELLATION_GRACE, cancellation_timeout=CANCELLATION_TIMEOUT)
 async def converge(stopped: kopf.DaemonStopped, body: kopf.Body, name: str, namespace: str,
-                   memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+                   memo: kopf.Memo, logger: logging.Logger, claims: kopf.Index,
+                   **_: Any) -> None:
     guard = _guard(memo)
     config: Settings = memo["settings"]
     metrics: Metrics = memo["metrics"]
@@ -138,6 +156,8 @@ async def converge(stopped: kopf.DaemonStopped, body: kopf.Body, name: str, name
                           poll_max=config.poll_max, resync_interval=config.resync_interval),
         policy=retry_policy(config),
         status=body.status,
+        live_status=lambda: body.status,
+        claimed_elsewhere=_claimed_elsewhere(claims, namespace=namespace, name=name),
         annotations=body.metadata.annotations,
         logger=logger,
     )
@@ -195,7 +215,7 @@ async def _pause(stopped: kopf.DaemonStopped, wakeup: asyncio.Event,
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, id="release")
 async def release(name: str, namespace: str, memo: kopf.Memo, logger: logging.Logger,
-                  body: kopf.Body, retry: int, **_: Any) -> None:
+                  body: kopf.Body, retry: int, claims: kopf.Index, **_: Any) -> None:
     guard = _guard(memo)
     orgo: OrgoClient = memo["orgo"]
     policy = retry_policy(memo["settings"])
@@ -222,9 +242,10 @@ async def release(name: str, namespace: str, memo: kopf.Memo, logger: logging.Lo
 
         # A create was sent but its answer never recorded: the computer may still exist.
         if not computer_id and annotations.get(CREATE_PENDING_ANNOTATION):
-            computer_id = await _find_pending(orgo, spec, name=name, retry=retry,
-                                              pending=annotations[CREATE_PENDING_ANNOTATION],
-                                              policy=policy)
+            computer_id = await _find_pending(
+                orgo, spec, name=name, retry=retry,
+                pending=annotations[CREATE_PENDING_ANNOTATION], policy=policy,
+                claimed_elsewhere=_claimed_elsewhere(claims, namespace=namespace, name=name))
 
         if not computer_id:
             logger.info("No computer was created for this resource; releasing it at once.")
@@ -234,10 +255,14 @@ async def release(name: str, namespace: str, memo: kopf.Memo, logger: logging.Lo
             await orgo.delete_computer(computer_id)
         except OrgoAPIError as exc:
             if exc.status_code != 404:
+                await _report_delete_failure(memo["kube"], stored, exc)
                 raise _retry_later(exc, retry=retry, body=body, action="delete",
                                    policy=policy) from None
-            logger.info(f"Computer {computer_id} was already gone from Orgo.")
+            logger.info(f"Computer {computer_id} was already gone from Orgo; "
+                        "releasing the resource.")
+            return
         except OrgoError as exc:
+            await _report_delete_failure(memo["kube"], stored, exc)
             raise _retry_later(exc, retry=retry, body=body, action="delete",
                                policy=policy) from None
 
@@ -246,8 +271,28 @@ async def release(name: str, namespace: str, memo: kopf.Memo, logger: logging.Lo
     logger.info(f"Deleted computer {computer_id} from Orgo; releasing the resource.")
 
 
+async def _report_delete_failure(kube: KubeApi, stored: Mapping[str, Any],
+                                 error: OrgoError) -> None:
+    # The finalizer holds the resource; `kubectl get` should say why, not still say Running.
+    metadata = stored["metadata"]
+    status = stored.get("status") or {}
+    readiness = conditions.Readiness.not_ready(
+        conditions.REASON_DELETE_FAILED,
+        f"Cannot delete the computer: {str(error).rstrip('.')}. The finalizer stays until "
+        "Orgo confirms the deletion.")
+    patch = {"conditions": conditions.set_ready_condition(
+        status.get("conditions"), readiness, generation=metadata.get("generation"),
+        now=datetime.datetime.now(datetime.timezone.utc))}
+    try:
+        await kube.patch(namespace=metadata["namespace"], name=metadata["name"],
+                         body={"status": patch}, status=True)
+    except ResourceGone:
+        pass
+
+
 async def _find_pending(orgo: OrgoClient, spec: dict[str, Any], *, name: str, retry: int,
-                        pending: str, policy: failures.RetryPolicy) -> str | None:
+                        pending: str, policy: failures.RetryPolicy,
+                        claimed_elsewhere: Callable[[str], bool]) -> str | None:
     try:
         wanted = ComputerSpec.from_resource(spec, resource_name=name)
     except InvalidSpec:
@@ -263,7 +308,8 @@ async def _find_pending(orgo: OrgoClient, spec: dict[str, Any], *, name: str, re
         raise _retry_later(exc, retry=retry, body=None, action="look up",
                            policy=policy) from None
     found = workspace.find(wanted.name)
-    if found is None or not created_by_pending_create(found, pending=pending):
+    if (found is None or claimed_elsewhere(found.id)
+            or not created_by_pending_create(found, pending=pending)):
         return None
     return found.id
 

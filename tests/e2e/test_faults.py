@@ -18,7 +18,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Cluster, Stack, computer_manifest, eventually, own_stack
+from tests.conftest import (
+    Cluster,
+    Stack,
+    computer_manifest,
+    eventually,
+    namespaced,
+    own_stack,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -147,7 +154,10 @@ def test_409_on_delete_waits_and_retries(cluster, orgo, workspace):
     orgo.add_fault(endpoint="delete", name=name, status=409, times=2,
                    body={"error": "Computer is restarting", "request_id": "req-2"})
 
-    cluster.kubectl("delete", "orgocomputer", name, "--timeout=60s")
+    cluster.kubectl("delete", "orgocomputer", name, "--wait=false")
+    ready = eventually(reason_is(cluster, name, "DeleteFailed"), what="DeleteFailed")
+    assert "Computer is restarting" in ready["message"]
+    eventually(lambda: cluster.get(name) is None, timeout=60, what="the resource to go")
 
     deletes = [r for r in orgo.requests()
                if r["method"] == "DELETE" and r["path"] == f"/api/computers/{computer_id}"]
@@ -273,3 +283,38 @@ def test_a_delete_during_an_in_flight_create_leaves_no_computer(cluster, orgo, w
     assert cluster.get(name) is None
     assert named(orgo, workspace, name) == []
     assert len(creates(orgo, name)) == 1
+
+
+def test_a_namesake_held_by_another_resource_is_never_taken(control_plane, orgo, workspace):
+    # Two teams pick the same name in one workspace. The second's first create fails with a
+    # 5xx, so it looks for a computer of that name: it finds the first team's, and must not
+    # take it, nor delete it when it goes.
+    name = unique("shared")
+    with namespaced(control_plane, "f") as team_a, namespaced(control_plane, "f") as team_b:
+        team_a.apply(computer_manifest(name, workspace))
+        held = team_a.wait_ready(name)["status"]["id"]
+        orgo.add_fault(endpoint="create", name=name, status=500, times=1)
+        team_b.apply(computer_manifest(name, workspace))
+
+        eventually(reason_is(team_b, name, "NameConflict"), what="NameConflict for team b")
+        assert "id" not in team_b.get(name).get("status", {})
+        team_b.kubectl("delete", "orgocomputer", name, "--timeout=30s")
+
+        assert [c["id"] for c in named(orgo, workspace, name)] == [held]
+        assert team_a.get(name)["status"]["id"] == held
+        assert not [r for r in orgo.requests() if r["method"] == "DELETE"
+                    and r["path"] == f"/api/computers/{held}"]
+
+
+def test_a_status_written_by_someone_else_is_put_right(cluster, orgo, workspace):
+    name = unique("overwritten")
+    cluster.apply(computer_manifest(name, workspace))
+    computer_id = cluster.wait_ready(name)["status"]["id"]
+
+    cluster.kubectl("patch", "orgocomputer", name, "--subresource=status", "--type=merge",
+                    "-p", json.dumps({"status": {"phase": "bogus", "id": "not-it"}}))
+
+    obj = eventually(lambda: (o := cluster.get(name)) and o["status"]["phase"] == "running"
+                     and o, timeout=15, what="the status to be put right")
+    assert obj["status"]["id"] == computer_id
+    assert len(named(orgo, workspace, name)) == 1

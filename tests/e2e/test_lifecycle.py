@@ -162,20 +162,34 @@ def test_bookkeeping_survives_schema_pruning(cluster, workspace):
 
     # A spec change goes through kopf's diff-base; it must still be stored after pruning.
     cluster.kubectl("patch", "orgocomputer", name, "--type=merge",
-                    "-p", json.dumps({"spec": {"autoStopMinutes": 30}}))
+                    "-p", json.dumps({"spec": {"deletionPolicy": "Orphan"}}))
     obj = eventually(lambda: (o := cluster.get(name)) and
                      o["status"].get("observedGeneration") == o["metadata"]["generation"] and o,
                      what="the new generation to be observed")
 
     annotations = obj["metadata"]["annotations"]
     stored = json.loads(annotations["orgo.ai/last-handled-configuration"])
-    assert stored["spec"]["autoStopMinutes"] == 30
+    assert stored["spec"]["deletionPolicy"] == "Orphan"
     # Everything the operator keeps in the status is in the schema; nothing of kopf's is there.
     assert set(obj["status"]) <= {"id", "url", "phase", "computerName", "workspaceId",
                                   "observedGeneration", "conditions"}
     assert obj["metadata"]["finalizers"] == ["orgo.ai/delete-computer"]
     # The spec change did not create a second computer.
     assert obj["status"]["phase"] == "running"
+
+
+@pytest.mark.parametrize(("field", "value"), [("ram", 16), ("gpu", "a10"), ("image", "x:1"),
+                                              ("autoStopMinutes", 5)])
+def test_the_computer_settings_are_fixed_once_it_exists(cluster, workspace, field, value):
+    name = unique("fixed")
+    cluster.apply(computer_manifest(name, workspace))
+    cluster.wait_ready(name)
+
+    result = cluster.kubectl("patch", "orgocomputer", name, "--type=merge",
+                             "-p", json.dumps({"spec": {field: value}}), check=False)
+    assert result.returncode != 0
+    assert f"spec.{field}" in result.stderr
+    assert "cannot change once the computer exists" in result.stderr
 
 
 def test_the_api_key_appears_nowhere(cluster, workspace, simulator, operator):

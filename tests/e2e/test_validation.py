@@ -12,6 +12,12 @@ pytestmark = pytest.mark.e2e
 WORKSPACE = "550e8400-e29b-41d4-a716-446655440000"
 
 
+@pytest.fixture(scope="module")
+def namespace_prefix() -> str:
+    # Namespaces no operator watches: what is checked here is the API server alone.
+    return "v"
+
+
 def refused(cluster, manifest: str) -> str:
     result = cluster.apply(manifest, check=False)
     assert result.returncode != 0, f"accepted: {result.stdout}"

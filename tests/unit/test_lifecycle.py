@@ -339,3 +339,50 @@ async def test_a_fresh_namesake_on_a_first_create_is_a_conflict_not_ours():
     await reconciler.reconcile(RESOURCE)
     assert ready(kube)["reason"] == "NameConflict"
     assert "id" not in kube.status
+
+
+async def test_a_namesake_older_than_the_mark_by_a_second_is_not_adopted():
+    orgo = FakeOrgo()
+    await orgo.create_computer({"name": "agent-1", "workspace_id": WORKSPACE},
+                               created_at=NOW - datetime.timedelta(seconds=1))
+    reconciler, kube, _ = make(orgo=orgo, annotations={
+        CREATE_PENDING_ANNOTATION: "2026-01-01T12:00:00.250000Z"})
+    await reconciler.reconcile(RESOURCE)
+    assert ready(kube)["reason"] == "NameConflict"
+
+
+async def test_a_computer_another_resource_holds_is_never_adopted():
+    orgo = FakeOrgo()
+    theirs = await orgo.create_computer({"name": "agent-1", "workspace_id": WORKSPACE})
+    kube = FakeKube()
+    reconciler = Reconciler(
+        orgo=orgo, kube=kube, schedule=SCHEDULE, status={},
+        annotations={CREATE_PENDING_ANNOTATION: "2026-01-01T11:59:59.000000Z"},
+        logger=logging.getLogger("test"), clock=lambda: NOW,
+        claimed_elsewhere=lambda computer_id: computer_id == theirs.id)
+    await reconciler.reconcile(RESOURCE)
+    assert ready(kube)["reason"] == "NameConflict"
+    assert "id" not in kube.status
+
+
+async def test_a_status_changed_by_someone_else_is_put_right_at_the_next_look():
+    stored: dict[str, Any] = {}
+    kube = FakeKube()
+    orgo = FakeOrgo()
+    reconciler = Reconciler(orgo=orgo, kube=kube, schedule=SCHEDULE, status={},
+                            annotations={}, logger=logging.getLogger("test"),
+                            clock=lambda: NOW, live_status=lambda: stored)
+    await reconciler.reconcile(RESOURCE)
+    orgo.set_status("running")
+    await reconciler.reconcile(RESOURCE)
+    stored.update(kube.status)
+
+    # Someone writes nonsense into the status; the next look writes the truth again.
+    stored.update({"phase": "bogus", "conditions": []})
+    writes = len(kube.log)
+    await reconciler.reconcile(RESOURCE)
+    assert len(kube.log) == writes + 1
+    assert kube.status["phase"] == "running"
+    stored.update(kube.status)
+    await reconciler.reconcile(RESOURCE)
+    assert len(kube.log) == writes + 1

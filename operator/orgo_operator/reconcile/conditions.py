@@ -39,6 +39,7 @@ REASON_RATE_LIMITED = "RateLimited"
 REASON_BUSY = "ComputerBusy"
 REASON_ORGO_UNAVAILABLE = "OrgoUnavailable"
 REASON_BAD_RESPONSE = "BadResponse"
+REASON_DELETE_FAILED = "DeleteFailed"
 
 PHASE_RUNNING = "running"
 PHASE_ERROR = "error"

@@ -75,7 +75,7 @@ def classify(error: OrgoError, *, failures: int, policy: RetryPolicy = DEFAULT_P
     if status == 400 or status == 422:
         readiness = conditions.Readiness.not_ready(
             conditions.REASON_CREATE_REJECTED,
-            f"{error}. Not retried until the spec changes.",
+            f"{str(error).rstrip('.')}. Not retried until the spec changes.",
         )
         return Failure(readiness, None)
     if status == 401:
@@ -107,9 +107,10 @@ def classify(error: OrgoError, *, failures: int, policy: RetryPolicy = DEFAULT_P
 
 def _not_ready(reason: str, error: OrgoError, delay: float, *,
                hint: str | None = None) -> conditions.Readiness:
+    # Orgo's own messages often end with a period of their own.
     advice = f"; {hint}" if hint else ""
     return conditions.Readiness.not_ready(
-        reason, f"{error}{advice}. Retrying in {_seconds(delay)}."
+        reason, f"{str(error).rstrip('.')}{advice}. Retrying in {_seconds(delay)}."
     )
 
 

@@ -24,10 +24,6 @@ from orgo_operator.reconcile.spec import ComputerSpec, InvalidSpec
 # on a resource without an id, it means a create may have reached Orgo unrecorded.
 CREATE_PENDING_ANNOTATION = "orgo.ai/create-pending"
 
-# How much earlier than the pending mark a computer may have been created and still be taken
-# for ours: clocks on both sides differ a little.
-CLOCK_SKEW_TOLERANCE = datetime.timedelta(seconds=30)
-
 EVENT_CREATED = "CreatedComputer"
 EVENT_ADOPTED = "AdoptedComputer"
 EVENT_READY = "ComputerReady"
@@ -39,15 +35,18 @@ EVENT_NAME_CONFLICT = "NameConflict"
 
 
 def created_by_pending_create(computer: Computer, *, pending: str | None) -> bool:
-    """Whether a computer found by name is the one a pending create (marked then) made."""
-    if pending is None:
-        return False
+    """
+    Whether a computer found by name can be the one a pending create (marked then) made: it
+    must be no older than the mark. Orgo dates computers to the second, so the mark is too.
+
+    Every doubt counts against adopting: a computer taken by mistake would be deleted with
+    this resource, while one wrongly refused is only a NameConflict that a person resolves.
+    A clock of Orgo's that runs behind ours errs the same safe way.
+    """
     pending_at = conditions.parse_time(pending)
     if pending_at is None or computer.created_at is None:
-        # Without both times there is no telling; taking it is the lesser harm, since the
-        # pending mark says this resource did send a create for exactly this name.
-        return True
-    return computer.created_at >= pending_at - CLOCK_SKEW_TOLERANCE
+        return False
+    return computer.created_at >= pending_at.replace(microsecond=0)
 
 
 class Kube(Protocol):
@@ -94,6 +93,8 @@ class Reconciler:
             schedule: Schedule,
             policy: failures.RetryPolicy = failures.DEFAULT_POLICY,
             status: Mapping[str, Any],
+            live_status: Callable[[], Mapping[str, Any]] | None = None,
+            claimed_elsewhere: Callable[[str], bool] | None = None,
             annotations: Mapping[str, str],
             logger: logging.Logger | logging.LoggerAdapter,
             clock: Callable[[], datetime.datetime] | None = None,
@@ -103,6 +104,8 @@ class Reconciler:
         self._schedule = schedule
         self._policy = policy
         self._status: dict[str, Any] = dict(status)
+        self._live_status = live_status or (lambda: self._status)
+        self._claimed_elsewhere = claimed_elsewhere or (lambda computer_id: False)
         self._pending: str | None = annotations.get(CREATE_PENDING_ANNOTATION)
         self._logger = logger
         self._clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
@@ -235,8 +238,8 @@ class Reconciler:
         await self._clear_pending()
         message = (
             f"A computer named {spec.name!r} already exists in workspace {spec.workspace_id} and "
-            "was not created by this resource; it is left alone. Delete it in Orgo, or set "
-            "another spec.computerName."
+            "was not created by this resource; it is left alone. Delete it in Orgo, or "
+            "re-create this resource with another spec.computerName."
         )
         if self._ready_reason() != conditions.REASON_NAME_CONFLICT:
             self._kube.event("Warning", EVENT_NAME_CONFLICT, message)
@@ -286,7 +289,7 @@ class Reconciler:
         previous_phase = self._status.get("phase")
         previous_ready = self._ready_reason()
         readiness = conditions.readiness_for_phase(computer.status, message=computer.message)
-        patch: dict[str, Any] = {"phase": computer.status}
+        patch: dict[str, Any] = {"id": computer.id, "phase": computer.status}
         if computer.url:
             patch["url"] = computer.url
         await self._write(patch, resource, readiness)
@@ -350,9 +353,12 @@ class Reconciler:
         )
         patch = {**fields, "observedGeneration": resource.generation,
                  "conditions": new_conditions}
-        current = {key: self._status.get(key) for key in patch}
-        if current == patch:
-            return  # nothing new: no write, no watch event, no churn
+
+        # Compared with what is stored, not with what was last written: a status that someone
+        # else changed is put right at the next look, and an unchanged one costs no write.
+        stored = self._live_status()
+        if all(stored.get(key) == value for key, value in patch.items()):
+            return
         self._status = dict(await self._kube.patch_status(patch))
 
     async def _clear_pending(self) -> None:
@@ -365,7 +371,9 @@ class Reconciler:
         return workspace.find(spec.name)
 
     def _created_by_us(self, computer: Computer) -> bool:
-        return created_by_pending_create(computer, pending=self._pending)
+        # A computer another resource's status names is that resource's, whatever its age.
+        return (not self._claimed_elsewhere(computer.id)
+                and created_by_pending_create(computer, pending=self._pending))
 
     def _rejected_at(self, generation: int | None) -> bool:
         ready = self._ready_condition()
