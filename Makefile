@@ -10,16 +10,17 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 IMAGE ?= orgo-operator:$(VERSION)
 DOCKER ?= docker
 
-.PHONY: help install assets test unit e2e lint manifests image demo demo-once bench \
+.PHONY: help install assets test unit e2e lint manifests template image demo demo-once bench \
 	bench-failover run crd clean
 
 help:
 	@echo "make demo       control plane + simulator + operator, an OrgoComputer until Ready"
 	@echo "make demo-once  the same, exiting 0 once Ready (for scripts)"
 	@echo "make test       install what the tests need, then run the whole suite"
-	@echo "make unit       the unit and simulator tests only (no control plane)"
+	@echo "make unit       the tests that need no control plane (unit, simulator, chart)"
 	@echo "make lint       hadolint the Dockerfile, helm lint the chart, check deploy/manifests"
 	@echo "make manifests  write deploy/manifests (and the chart's CRD copy) from the chart"
+	@echo "make template   render the chart (VALUES=file.yaml for your values)"
 	@echo "make image      build the container image $(IMAGE) (needs a Docker engine)"
 	@echo "make bench      measure kubectl apply -> Ready"
 	@echo "make bench-failover  measure how long a standby replica takes to take over"
@@ -55,6 +56,10 @@ lint: install
 
 manifests: install
 	$(BIN)/python -m tests.deploy.generate
+
+# Render the chart with Helm's engine, as `helm template` would: make template VALUES=my.yaml
+template: install
+	@$(BIN)/python -m tests.deploy.chart template $(if $(VALUES),-f $(VALUES))
 
 image:
 	$(DOCKER) build --build-arg VERSION=$(VERSION) -t $(IMAGE) .

@@ -87,8 +87,27 @@ def _render(values: Mapping[str, Any] | None, *, release: str,
                             namespace=namespace, is_install=True)
 
 
+def template(argv: list[str]) -> int:
+    """`python -m tests.deploy.chart template [-f VALUES.yaml]`: the rendered objects."""
+    values: dict[str, Any] = {}
+    if argv[:1] == ["-f"] and len(argv) == 2:
+        values = yaml.safe_load(Path(argv[1]).read_text()) or {}
+    elif argv:
+        print("usage: python -m tests.deploy.chart template [-f VALUES.yaml]", file=sys.stderr)
+        return 2
+    try:
+        validate(values)
+    except Exception as exc:  # the engine's own refusal, worded for people
+        print(exc, file=sys.stderr)
+        return 1
+    sys.stdout.write(to_yaml(render(values)))
+    return 0
+
+
 def main() -> int:
     """`python -m tests.deploy.chart`: lint the chart strictly, as `make lint` does."""
+    if sys.argv[1:2] == ["template"]:
+        return template(sys.argv[2:])
     report = lint()
     for message in report["messages"]:
         print(f"{SEVERITIES.get(message['severity'], '?')}: {message['path']}: "
