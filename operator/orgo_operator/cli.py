@@ -21,11 +21,14 @@ from typing import Any
 import click
 import kopf
 
-from orgo_operator import __version__
+from orgo_operator import __version__, startup
 from orgo_operator.settings import HIGHEST_PORT, Settings, SettingsError
 
+JSON_FORMAT = "json"
 LOG_FORMATS = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL,
-               "json": kopf.LogFormat.JSON}
+               JSON_FORMAT: kopf.LogFormat.JSON}
+# The key under which a JSON log line names its resource: `[namespace/name]` in text lines.
+LOG_REFKEY = "resource"
 
 AUTO_PRIORITY = "auto"
 # Replicas started in the same millisecond are told apart by a random part this large.
@@ -110,8 +113,17 @@ def run(namespaces: tuple[str, ...], all_namespaces: bool, standalone: bool, pee
         settings = dataclasses.replace(settings, metrics_port=metrics_port)
 
     watched = namespaces or settings.namespaces
-    kopf.configure(verbose=verbose, debug=debug, quiet=quiet,
-                   log_format=LOG_FORMATS[log_format], log_refkey="resource")
+    configure_logging(log_format=log_format, verbose=verbose, debug=debug, quiet=quiet)
+
+    # What fails at start-up for want of a kubeconfig or a free port fails here, in one line:
+    # from kopf's start-up handler it would end in kopf's traceback and its warnings about
+    # coroutines never awaited, which kopf creates before any handler runs.
+    memo = kopf.Memo(settings=settings)
+    try:
+        startup.prepare(memo=memo, settings=settings, logger=logger)
+    except kopf.PermanentError as exc:
+        raise click.ClickException(str(exc)) from None
+
     if priority == AUTO_PRIORITY:
         priority = start_time_priority(started=time.time(),
                                        tiebreak=random.randrange(AUTO_PRIORITY_TIEBREAK))
@@ -126,8 +138,16 @@ def run(namespaces: tuple[str, ...], all_namespaces: bool, standalone: bool, pee
         peering_name=None if standalone else peering_name,
         priority=priority,
         liveness_endpoint=liveness_endpoint,
-        memo=kopf.Memo(settings=settings),
+        memo=memo,
     ))
+
+
+def configure_logging(*, log_format: str, verbose: bool, debug: bool, quiet: bool) -> None:
+    """Log as `kopf run` does: plain and full lines start with the resource they are about."""
+    # A JSON line carries the resource under its own key; a text line has only its prefix.
+    kopf.configure(verbose=verbose, debug=debug, quiet=quiet,
+                   log_format=LOG_FORMATS[log_format], log_refkey=LOG_REFKEY,
+                   log_prefix=log_format != JSON_FORMAT)
 
 
 def _import_handlers() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import kopf
 
-from orgo_operator import GROUP, PLURAL, VERSION
+from orgo_operator import GROUP, PLURAL, VERSION, startup
 from orgo_operator.kube import KubeApi, ResourceGone
 from orgo_operator.metrics import Metrics
 from orgo_operator.orgo import OrgoAPIError, OrgoClient, OrgoError
@@ -88,19 +88,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo,
     # record is this old, so the lifetime bounds the failover.
     settings.peering.lifetime = config.peering_lifetime
 
-    metrics = memo["metrics"] = Metrics()
-    if config.metrics_port is not None:
-        where = f"{config.metrics_address}:{config.metrics_port}"
-        try:
-            memo["metrics_server"] = metrics.serve(port=config.metrics_port,
-                                                   address=config.metrics_address)
-        except OSError as exc:
-            raise kopf.PermanentError(f"Cannot serve metrics on {where}: {exc}.") from None
-        logger.info(f"Serving Prometheus metrics at http://{where}/metrics.")
-
-    memo["orgo"] = OrgoClient(base_url=config.api_url, api_key=config.current_api_key,
-                              timeout=config.request_timeout, observer=metrics.observe_request)
-    memo["kube"] = KubeApi.from_environment()
+    # The clients, then the metrics port; `orgo-operator run` has built them before kopf
+    # started, and what the memo holds is kept, also when kopf retries this handler.
+    startup.prepare(memo=memo, settings=config, logger=logger)
     logger.info(f"Managing Orgo computers through {config.api_url} with {config!r}.")
 
 

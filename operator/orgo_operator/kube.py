@@ -9,15 +9,25 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import kopf
 import kubernetes
+import yaml
 
 from orgo_operator import GROUP, PLURAL, VERSION
 
 KUBE_THREADS = 8
+
+# Kubernetes sets this in every container; outside a pod, the kubeconfig is the way in.
+IN_CLUSTER_VARIABLE = "KUBERNETES_SERVICE_HOST"
+# Where kubectl looks when KUBECONFIG is not set.
+DEFAULT_KUBECONFIG = "~/.kube/config"
+# A malformed kubeconfig fails with whatever its loader trips over, not only ConfigException.
+CONFIG_ERRORS = (kubernetes.config.ConfigException, OSError, yaml.YAMLError,
+                 KeyError, TypeError, ValueError, AttributeError)
 
 T = TypeVar("T")
 
@@ -37,12 +47,41 @@ class KubeApi:
 
     @classmethod
     def from_environment(cls) -> KubeApi:
-        """In a pod, the pod's service account; elsewhere, the kubeconfig (KUBECONFIG)."""
+        """
+        In a pod, the pod's service account; elsewhere, the kubeconfig (KUBECONFIG).
+
+        Without either, a `kopf.PermanentError` that names what was tried and why it failed:
+        retrying would not make a missing file appear.
+        """
         configuration = kubernetes.client.Configuration()
         try:
             kubernetes.config.load_incluster_config(client_configuration=configuration)
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config(client_configuration=configuration)
+        except CONFIG_ERRORS as exc:
+            in_cluster_error = _one_line(exc)
+        else:
+            return cls(kubernetes.client.ApiClient(configuration))
+
+        # Read now, not when the kubernetes package was imported, so that the file named in an
+        # error is the file that was read.
+        kubeconfig = os.environ.get("KUBECONFIG")
+        try:
+            kubernetes.config.load_kube_config(config_file=kubeconfig or DEFAULT_KUBECONFIG,
+                                               client_configuration=configuration)
+        except CONFIG_ERRORS as exc:
+            where = (f"KUBECONFIG={kubeconfig!r}" if kubeconfig
+                     else f"{DEFAULT_KUBECONFIG} (KUBECONFIG is not set)")
+
+            # In a pod the service account was meant to work, so its failure leads the message.
+            if os.environ.get(IN_CLUSTER_VARIABLE):
+                raise kopf.PermanentError(
+                    f"Cannot use the pod's service account ({in_cluster_error}) nor the "
+                    f"kubeconfig from {where} ({_one_line(exc)}). Mount the service account's "
+                    "token into the pod, or set KUBECONFIG to a readable kubeconfig file."
+                ) from None
+            raise kopf.PermanentError(
+                f"Cannot load the kubeconfig from {where}: {_one_line(exc)} Set KUBECONFIG to "
+                "a readable kubeconfig file, or run the operator in a pod with a service account."
+            ) from None
         return cls(kubernetes.client.ApiClient(configuration))
 
     def close(self) -> None:
@@ -99,3 +138,9 @@ class KubeResource:
 
     def event(self, kind: str, reason: str, message: str) -> None:
         kopf.event(self._body, type=kind, reason=reason, message=message)
+
+
+def _one_line(exc: BaseException) -> str:
+    # YAML errors span lines with their marks; a start-up failure should read as one line.
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if text.endswith(".") else f"{text}."

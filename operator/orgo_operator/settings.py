@@ -7,8 +7,11 @@ error that names the variable and what it accepts.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
+
+import httpx
 
 DEFAULT_API_URL = "https://www.orgo.ai/api"
 DEFAULT_REQUEST_TIMEOUT = 15.0
@@ -20,6 +23,9 @@ DEFAULT_AUTH_RETRY_INTERVAL = 120.0
 DEFAULT_BACKOFF_MAX = 60.0
 # A replica that dies without a word is taken over once its peering record is this old.
 DEFAULT_PEERING_LIFETIME = 15
+# A failover slower than a day is no failover; kopf's date arithmetic overflows long before
+# the largest whole number, so the bound also keeps a typo from crashing the peering.
+MAX_PEERING_LIFETIME = 24 * 60 * 60
 # Metrics are served only when a port is set: off for local runs, on in the Helm chart.
 DEFAULT_METRICS_ADDRESS = "0.0.0.0"
 HIGHEST_PORT = 65535
@@ -70,7 +76,7 @@ class Settings:
             api_url=_read_url(env, "ORGO_API_URL", DEFAULT_API_URL),
             request_timeout=_read_seconds(env, "ORGO_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT),
             poll_initial=_read_seconds(env, "ORGO_POLL_INITIAL", DEFAULT_POLL_INITIAL),
-            poll_factor=_read_seconds(env, "ORGO_POLL_FACTOR", DEFAULT_POLL_FACTOR),
+            poll_factor=_read_factor(env, "ORGO_POLL_FACTOR", DEFAULT_POLL_FACTOR),
             poll_max=_read_seconds(env, "ORGO_POLL_MAX", DEFAULT_POLL_MAX),
             resync_interval=_read_seconds(env, "ORGO_RESYNC_INTERVAL", DEFAULT_RESYNC_INTERVAL),
             auth_retry_interval=_read_seconds(
@@ -78,12 +84,11 @@ class Settings:
             backoff_max=_read_seconds(env, "ORGO_BACKOFF_MAX", DEFAULT_BACKOFF_MAX),
             namespaces=_read_list(env, "ORGO_WATCH_NAMESPACES"),
             peering_lifetime=_read_whole_seconds(env, "ORGO_PEERING_LIFETIME",
-                                                 DEFAULT_PEERING_LIFETIME),
+                                                 DEFAULT_PEERING_LIFETIME,
+                                                 highest=MAX_PEERING_LIFETIME),
             metrics_port=_read_port(env, "ORGO_METRICS_PORT"),
             metrics_address=env.get("ORGO_METRICS_ADDRESS", "").strip() or DEFAULT_METRICS_ADDRESS,
         )
-        if settings.poll_factor < 1:
-            raise SettingsError(f"ORGO_POLL_FACTOR must be 1 or more, not {settings.poll_factor}.")
         if settings.poll_max < settings.poll_initial:
             raise SettingsError(
                 f"ORGO_POLL_MAX ({settings.poll_max}) must not be below "
@@ -126,8 +131,16 @@ def _read_api_key(env: Mapping[str, str]) -> str:
 
 def _read_url(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, "").strip() or default
-    if not value.startswith(("http://", "https://")):
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise SettingsError(f"{name} is not a URL ({exc}): {value!r}.") from None
+    if url.scheme not in ("http", "https"):
         raise SettingsError(f"{name} must be an http:// or https:// URL, not {value!r}.")
+
+    # "http://" parses, as a URL with an empty host: every request would fail far from here.
+    if not url.host:
+        raise SettingsError(f"{name} must name a host, as in {DEFAULT_API_URL!r}, not {value!r}.")
     return value.rstrip("/")
 
 
@@ -135,16 +148,39 @@ def _read_seconds(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}.") from None
+    value = _parse_finite(name, raw, what="a number of seconds")
     if value <= 0:
         raise SettingsError(f"{name} must be above 0, not {raw!r}.")
     return value
 
 
-def _read_whole_seconds(env: Mapping[str, str], name: str, default: int) -> int:
+def _read_factor(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    value = _parse_finite(name, raw, what="a factor such as 1.5")
+
+    # Each wait is the one before times the factor: below 1, the waits would shrink.
+    if value < 1:
+        raise SettingsError(f"{name} must be 1 or more, not {raw!r}.")
+    return value
+
+
+def _parse_finite(name: str, raw: str, *, what: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be {what}, not {raw!r}.") from None
+
+    # float() also reads "nan", "inf", and numbers too large for a float as inf: a wait of
+    # nan or inf seconds never ends or never compares, so neither is a setting.
+    if not math.isfinite(value):
+        raise SettingsError(f"{name} must be a finite number, not {raw!r}.")
+    return value
+
+
+def _read_whole_seconds(env: Mapping[str, str], name: str, default: int, *,
+                        highest: int) -> int:
     # kopf keeps peering lifetimes as whole seconds.
     raw = env.get(name, "").strip()
     if not raw:
@@ -153,8 +189,8 @@ def _read_whole_seconds(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number of seconds, not {raw!r}.") from None
-    if value < 1:
-        raise SettingsError(f"{name} must be 1 or more, not {raw!r}.")
+    if not 1 <= value <= highest:
+        raise SettingsError(f"{name} must be from 1 to {highest} seconds, not {raw!r}.")
     return value
 
 

@@ -1,7 +1,12 @@
 """The orgo-operator command's flags for replicas and metrics, and the settings behind them."""
 from __future__ import annotations
 
+import json
+import logging
+import re
+
 import click
+import kopf
 import pytest
 from click.testing import CliRunner
 
@@ -60,8 +65,44 @@ def test_metrics_and_peering_settings_are_read():
     ("ORGO_METRICS_PORT", "http", "must be a port number"),
     ("ORGO_METRICS_PORT", "0", "must be a port from 1 to 65535"),
     ("ORGO_PEERING_LIFETIME", "1.5", "must be a whole number of seconds"),
-    ("ORGO_PEERING_LIFETIME", "0", "must be 1 or more"),
+    ("ORGO_PEERING_LIFETIME", "0", "must be from 1 to 86400 seconds"),
 ])
 def test_bad_metrics_and_peering_settings_name_the_variable(name, value, message):
     with pytest.raises(SettingsError, match=f"{name} {message}"):
         Settings.from_env({**KEY, name: value})
+
+
+@pytest.fixture
+def restored_logging():
+    # The command configures the root logger for the whole process: put it back afterwards.
+    root, quieted = logging.getLogger(), logging.getLogger("asyncio")
+    saved = (root.handlers[:], root.level, quieted.handlers[:], quieted.propagate)
+    yield
+    root.handlers[:], level, quieted.handlers[:], quieted.propagate = saved
+    root.setLevel(level)
+
+
+def log_about_a_resource(message: str) -> None:
+    body = kopf.Body({"apiVersion": "orgo.ai/v1alpha1", "kind": "OrgoComputer",
+                      "metadata": {"namespace": "team-a", "name": "agent-1", "uid": "u-1"}})
+    kopf.LocalObjectLogger(body=body, settings=kopf.OperatorSettings()).info(message)
+
+
+@pytest.mark.parametrize(("log_format", "line"), [
+    ("plain", r"\[team-a/agent-1\] Created computer c-1; it is starting\."),
+    ("full", r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\] kopf\.objects +\[INFO +\] "
+             r"\[team-a/agent-1\] Created computer c-1; it is starting\."),
+])
+def test_text_log_lines_name_their_resource(log_format, line, capsys, restored_logging):
+    cli.configure_logging(log_format=log_format, verbose=False, debug=False, quiet=False)
+    log_about_a_resource("Created computer c-1; it is starting.")
+    assert re.fullmatch(line, capsys.readouterr().err.strip())
+
+
+def test_json_log_lines_carry_the_resource_as_a_field(capsys, restored_logging):
+    cli.configure_logging(log_format="json", verbose=False, debug=False, quiet=False)
+    log_about_a_resource("Created computer c-1; it is starting.")
+    record = json.loads(capsys.readouterr().err)
+    assert record["message"] == "Created computer c-1; it is starting."
+    assert record[cli.LOG_REFKEY]["namespace"] == "team-a"
+    assert record[cli.LOG_REFKEY]["name"] == "agent-1"

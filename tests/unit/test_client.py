@@ -89,3 +89,35 @@ def test_retry_after_reads_seconds_and_dates():
 def test_the_client_repr_hides_the_key():
     orgo = OrgoClient(base_url="https://orgo.example/api", api_key=lambda: "sk_test_hidden")
     assert "sk_test_hidden" not in repr(orgo)
+
+
+@pytest.mark.parametrize(("given", "sent"), [
+    ("../computers", "..%2Fcomputers"),
+    ("x?y=1", "x%3Fy%3D1"),
+    ("a#b c", "a%23b%20c"),
+    ("..", "%2E%2E"),
+    (".", "%2E"),
+    ("ws-1", "ws-1"),
+])
+async def test_an_id_stays_one_segment_of_the_path(given, sent):
+    paths = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append((request.method, request.url.raw_path.decode()))
+        return httpx.Response(200, json={"id": "x", "name": "n", "status": "running"})
+
+    async with client(handler) as orgo:
+        await orgo.get_workspace(given)
+        await orgo.get_computer(given)
+        await orgo.delete_computer(given)
+    assert paths == [("GET", f"/api/workspaces/{sent}"), ("GET", f"/api/computers/{sent}"),
+                     ("DELETE", f"/api/computers/{sent}")]
+
+
+async def test_an_empty_id_is_refused_before_any_request():
+    def handler(request):
+        raise AssertionError(f"no request should be sent, but {request.url} was")
+
+    async with client(handler) as orgo:
+        with pytest.raises(ValueError, match="empty id"):
+            await orgo.delete_computer("")

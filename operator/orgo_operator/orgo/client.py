@@ -5,13 +5,15 @@ An async client for the parts of the Orgo API the operator uses.
         computer = await orgo.create_computer({"workspace_id": ws, "name": "agent-1"})
 
 Every call either returns parsed data or raises one of `orgo_operator.orgo.errors`; retrying
-is the caller's decision, because only the caller knows what a retry would cost.
+is the caller's decision, because only the caller knows what a retry would cost. An empty id
+is the caller's bug, and a ValueError before any request.
 """
 from __future__ import annotations
 
 import email.utils
 import json
 import time
+import urllib.parse
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
@@ -27,6 +29,8 @@ from orgo_operator.orgo.models import Computer, Workspace
 
 DEFAULT_TIMEOUT = 15.0
 USER_AGENT = "orgo-operator"
+# Path segments that URL resolution would drop or climb, spelled so that it keeps them.
+DOT_SEGMENTS = {".": "%2E", "..": "%2E%2E"}
 
 # Called with (endpoint, status code or None for no answer, seconds taken) after each request.
 RequestObserver = Callable[[str, int | None, float], None]
@@ -83,14 +87,15 @@ class OrgoClient:
         return Computer.from_json(_expect_object(data, endpoint="create", key="id"))
 
     async def get_computer(self, computer_id: str) -> Computer:
-        data = await self._request("GET", f"computers/{computer_id}", endpoint="get")
+        data = await self._request("GET", _path("computers", computer_id), endpoint="get")
         return Computer.from_json(_expect_object(data, endpoint="get", key="id"))
 
     async def delete_computer(self, computer_id: str) -> None:
-        await self._request("DELETE", f"computers/{computer_id}", endpoint="delete")
+        await self._request("DELETE", _path("computers", computer_id), endpoint="delete")
 
     async def get_workspace(self, workspace_id: str) -> Workspace:
-        data = await self._request("GET", f"workspaces/{workspace_id}", endpoint="workspace")
+        data = await self._request("GET", _path("workspaces", workspace_id),
+                                   endpoint="workspace")
         return Workspace.from_json(_expect_object(data, endpoint="workspace", key="id"))
 
     async def _request(self, method: str, path: str, *, endpoint: str, **kwargs: Any) -> Any:
@@ -119,6 +124,24 @@ class OrgoClient:
                 f"HTTP {response.status_code} with a body that is not JSON ({kind})",
                 endpoint=endpoint,
             ) from None
+
+
+def _path(*segments: str) -> str:
+    """
+    A relative URL path whose every segment stays one segment, whatever an id holds.
+
+    >>> _path("workspaces", "../computers?all=1")
+    'workspaces/..%2Fcomputers%3Fall%3D1'
+    """
+    # Ids come from users' specs: unescaped, "../computers" or "x?y=1" would name another
+    # endpoint or add a query.
+    quoted = [urllib.parse.quote(segment, safe="") for segment in segments]
+
+    # quote() leaves dots alone, yet a segment of only "." or ".." is resolved away against the
+    # base URL; an empty one would ask for the list endpoint instead of one item.
+    if "" in quoted:
+        raise ValueError(f"An empty id cannot name an Orgo object: {segments!r}.")
+    return "/".join(DOT_SEGMENTS.get(segment, segment) for segment in quoted)
 
 
 def _expect_object(data: Any, *, endpoint: str, key: str) -> Mapping[str, Any]:
