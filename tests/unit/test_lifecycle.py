@@ -386,3 +386,10 @@ async def test_a_status_changed_by_someone_else_is_put_right_at_the_next_look():
     stored.update(kube.status)
     await reconciler.reconcile(RESOURCE)
     assert len(kube.log) == writes + 1
+
+
+def test_the_polling_schedule_reaches_its_cap_without_overflowing():
+    schedule = Schedule(poll_initial=0.25, poll_factor=1e300, poll_max=30, resync_interval=300)
+    assert [schedule.poll(n) for n in (0, 1, 5000)] == [0.25, 30, 30]
+    steady = Schedule(poll_initial=1, poll_factor=1, poll_max=30, resync_interval=300)
+    assert steady.poll(10_000) == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -81,6 +82,10 @@ class Schedule:
     resync_interval: float
 
     def poll(self, attempt: int) -> float:
+        # Past the cap, the power is not even computed: a large factor would overflow it.
+        if self.poll_factor > 1 and attempt >= math.log(self.poll_max / self.poll_initial,
+                                                        self.poll_factor):
+            return self.poll_max
         return min(self.poll_max, self.poll_initial * self.poll_factor ** attempt)
 
 
