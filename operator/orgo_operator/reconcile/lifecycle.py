@@ -121,10 +121,6 @@ class Reconciler:
     def status(self) -> Mapping[str, Any]:
         return self._status
 
-    @property
-    def observed_generation(self) -> int | None:
-        return self._status.get("observedGeneration")
-
     async def reconcile(self, resource: Resource) -> float | None:
         """
         Take one step towards a running computer. Return the seconds until the next step, or
