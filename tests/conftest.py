@@ -97,12 +97,7 @@ def control_plane(workdir: Path) -> Iterator[Any]:
 
     with ControlPlane.started(workdir / "cluster") as plane:
         plane.kubectl("apply", "--server-side", "-f", str(CRDS))
-        plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                      "crd/orgocomputers.orgo.ai")
-        # Established is not yet served: the first list may still say the storage is starting.
-        eventually(lambda: plane.kubectl("get", "orgocomputers", "-A",
-                                         check=False).returncode == 0,
-                   what="the orgocomputers storage to be served")
+        plane.wait_established("crd/orgocomputers.orgo.ai")
         yield plane
 
 

@@ -54,9 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ControlPlane.started(workdir / "cluster", assets=assets) as cluster:
         say(f"Control plane at {cluster.server}; installing the OrgoComputer CRD.")
         cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                        "crd/orgocomputers.orgo.ai")
-        _wait_served(cluster)
+        cluster.wait_established("crd/orgocomputers.orgo.ai")
+        # See CRD_SETTLE_SECONDS.
+        time.sleep(CRD_SETTLE_SECONDS)
         with Simulator.started(workdir, boot_seconds=args.boot_seconds) as simulator:
             say(f"The Orgo simulator is at {simulator.api_url}.")
             return _run(args, workdir, assets, cluster, simulator)
@@ -93,15 +93,6 @@ def _run(args: argparse.Namespace, workdir: Path, assets: Assets, cluster: Contr
         except KeyboardInterrupt:
             say("Stopping the operator, the simulator and the control plane.")
     return 0
-
-
-def _wait_served(cluster: ControlPlane) -> None:
-    deadline = time.monotonic() + 30
-    while cluster.kubectl("get", "orgocomputers", check=False).returncode != 0:
-        if time.monotonic() > deadline:
-            raise RuntimeError("The orgocomputers resource is not served 30s after it was made.")
-        time.sleep(0.2)
-    time.sleep(CRD_SETTLE_SECONDS)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def main() -> int:
     with ControlPlane.started(workdir / "cluster") as cluster, \
             Simulator.started(workdir, boot_seconds=args.boot_seconds) as simulator:
         cluster.kubectl("apply", "--server-side", "-f", "crds/")
-        cluster.kubectl("wait", "--for=condition=Established", "crd/orgocomputers.orgo.ai")
+        cluster.wait_established("crd/orgocomputers.orgo.ai")
         api = kubernetes.client.CustomObjectsApi(
             kubernetes.config.new_client_from_config(str(cluster.kubeconfig)))
         with Operator.started(workdir, cluster, simulator,

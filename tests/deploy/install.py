@@ -81,7 +81,7 @@ def install_crds(plane: ControlPlane, crds: Iterable[str]) -> None:
     apply(plane, manifest, dry_run=True)
     apply(plane, manifest)
     names = [f"crd/{doc['metadata']['name']}" for doc in _docs(manifest)]
-    plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
+    plane.wait_established(*names)
 
 
 def install(plane: ControlPlane, *, crds: Iterable[str], docs: Iterable[Mapping[str, Any]]) -> None:

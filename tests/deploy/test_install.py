@@ -159,9 +159,8 @@ def test_the_kustomize_manifests_install_the_same_operator(deploy_plane):
     # The steps in deploy/manifests/kustomization.yaml, one by one.
     manifests = chart.MANIFESTS
     install.apply(deploy_plane, "", kustomize=manifests / "crds")
-    deploy_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                         "crd/orgocomputers.orgo.ai", "crd/clusterkopfpeerings.kopf.dev",
-                         "crd/kopfpeerings.kopf.dev")
+    deploy_plane.wait_established("crd/orgocomputers.orgo.ai",
+                                  "crd/clusterkopfpeerings.kopf.dev", "crd/kopfpeerings.kopf.dev")
     install.apply(deploy_plane, (manifests / "namespace.yaml").read_text())
     deploy_plane.kubectl("create", "secret", "generic", "orgo-operator-api-key",
                          "--namespace", chart.NAMESPACE, "--from-literal=api-key=sk_test_x")

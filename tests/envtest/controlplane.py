@@ -52,6 +52,13 @@ class ControlPlaneError(RuntimeError):
     """The control plane could not be built or started; the message says which part and why."""
 
 
+class KubectlError(subprocess.CalledProcessError):
+    """kubectl exited non-zero; unlike its parent, the message carries what kubectl said."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} It said: {(self.stderr or self.stdout or '').strip()}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Assets:
     """Where each binary is; kube-controller-manager and kubectl may come from elsewhere."""
@@ -261,6 +268,7 @@ class ControlPlane:
         self.server = f"https://127.0.0.1:{apiserver_port}"
         self._write_kubeconfig(credentials)
         self._wait_ready(credentials)
+        self._wait_serving()
 
         if self.assets.kube_controller_manager is not None:
             self._spawn("kube-controller-manager", [
@@ -297,9 +305,30 @@ class ControlPlane:
             input=input, capture_output=True, text=True, timeout=timeout,
         )
         if check and result.returncode != 0:
-            raise subprocess.CalledProcessError(
-                result.returncode, result.args, result.stdout, result.stderr)
+            raise KubectlError(result.returncode, result.args, result.stdout, result.stderr)
         return result
+
+    def wait_established(self, *crds: str, timeout: float = START_TIMEOUT) -> None:
+        """
+        Wait until the CRDs (`crd/NAME`) are Established and their resources answer a list.
+
+        Retried, not waited once: an API server that has just started may refuse the watch
+        under `kubectl wait` (429, "storage is (re)initializing"), and a CRD just made is
+        Established a moment before its storage serves.
+        """
+        deadline = time.monotonic() + timeout
+        result = None
+        while time.monotonic() < deadline:
+            result = self.kubectl("wait", "--for=condition=Established", "--timeout=10s",
+                                  *crds, check=False)
+            if result.returncode == 0:
+                resources = [crd.removeprefix("crd/") for crd in crds]  # plural.group
+                if all(self.kubectl("get", resource, "--all-namespaces", check=False)
+                       .returncode == 0 for resource in resources):
+                    return
+            time.sleep(0.2)
+        said = (result.stderr or result.stdout).strip() if result else "nothing"
+        raise ControlPlaneError(f"{', '.join(crds)} not served within {timeout:.0f}s: {said}")
 
     def _spawn(self, name: str, argv: Sequence[str]) -> None:
         log = open(self.workdir / "logs" / f"{name}.log", "wb")
@@ -327,6 +356,17 @@ class ControlPlane:
             "current-context: envtest\n"
         )
         self.kubeconfig.chmod(0o600)
+
+    def _wait_serving(self) -> None:
+        # /readyz can pass while the watch caches still fill and answer 429 ("storage is
+        # (re)initializing"); the first real lists show when they are done.
+        deadline = time.monotonic() + START_TIMEOUT
+        while self.kubectl("get", "customresourcedefinitions,namespaces,events",
+                           "--all-namespaces", check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(f"kube-apiserver did not serve lists within "
+                                        f"{START_TIMEOUT:.0f}s; see {self.workdir / 'logs'}.")
+            time.sleep(0.2)
 
     def _wait_ready(self, credentials: _Credentials) -> None:
         context = ssl.create_default_context(cafile=str(credentials.ca_cert))
