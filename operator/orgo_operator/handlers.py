@@ -298,8 +298,8 @@ async def _find_pending(orgo: OrgoClient, spec: dict[str, Any], *, name: str, re
         raise _retry_later(exc, retry=retry, body=None, action="look up",
                            policy=policy) from None
     found = workspace.find(wanted.name)
-    if (found is None or claimed_elsewhere(found.id)
-            or not created_by_pending_create(found, pending=pending)):
+    if found is None or not created_by_pending_create(found, pending=pending,
+                                                      claimed_elsewhere=claimed_elsewhere):
         return None
     return found.id
 

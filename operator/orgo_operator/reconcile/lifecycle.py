@@ -35,15 +35,19 @@ EVENT_CANNOT_OBSERVE = "CannotObserveComputer"
 EVENT_NAME_CONFLICT = "NameConflict"
 
 
-def created_by_pending_create(computer: Computer, *, pending: str | None) -> bool:
+def created_by_pending_create(computer: Computer, *, pending: str | None,
+                              claimed_elsewhere: Callable[[str], bool]) -> bool:
     """
-    Whether a computer found by name can be the one a pending create (marked then) made: it
-    must be no older than the mark. Orgo dates computers to the second, so the mark is too.
+    Whether a computer found by name can be the one a pending create (marked then) made: no
+    other resource's status names it, and it is no older than the mark. Orgo dates computers
+    to the second, so the mark is too.
 
     Every doubt counts against adopting: a computer taken by mistake would be deleted with
     this resource, while one wrongly refused is only a NameConflict that a person resolves.
     A clock of Orgo's that runs behind ours errs the same safe way.
     """
+    if claimed_elsewhere(computer.id):
+        return False
     pending_at = conditions.parse_time(pending)
     if pending_at is None or computer.created_at is None:
         return False
@@ -152,9 +156,7 @@ class Reconciler:
                 return await self._fail(resource, exc, action="look up the pending computer",
                                         event_reason=EVENT_CANNOT_CREATE)
             if found is not None:
-                if self._created_by_us(found):
-                    return await self._adopt(resource, spec, found)
-                return await self._conflict(resource, spec)
+                return await self._adopt_or_refuse(resource, spec, found, may_be_ours=True)
             self._logger.info(
                 f"No computer named {spec.name!r} exists in workspace {spec.workspace_id}: "
                 "the pending create never reached Orgo, so it is sent again."
@@ -217,9 +219,8 @@ class Reconciler:
         if found is not None:
             # Only an earlier create in doubt can have made it: a first create cannot collide
             # with itself.
-            if not first_attempt and self._created_by_us(found):
-                return await self._adopt(resource, spec, found)
-            return await self._conflict(resource, spec)
+            return await self._adopt_or_refuse(resource, spec, found,
+                                               may_be_ours=not first_attempt)
         if first_attempt:
             await self._clear_pending()
         return await self._fail(resource, error, action="create the computer",
@@ -371,10 +372,12 @@ class Reconciler:
         workspace = await self._orgo.get_workspace(spec.workspace_id)
         return workspace.find(spec.name)
 
-    def _created_by_us(self, computer: Computer) -> bool:
-        # A computer another resource's status names is that resource's, whatever its age.
-        return (not self._claimed_elsewhere(computer.id)
-                and created_by_pending_create(computer, pending=self._pending))
+    async def _adopt_or_refuse(self, resource: Resource, spec: ComputerSpec, found: Computer,
+                               *, may_be_ours: bool) -> float | None:
+        if may_be_ours and created_by_pending_create(
+                found, pending=self._pending, claimed_elsewhere=self._claimed_elsewhere):
+            return await self._adopt(resource, spec, found)
+        return await self._conflict(resource, spec)
 
     def _rejected_at(self, generation: int | None) -> bool:
         ready = self._ready_condition()
