@@ -64,7 +64,9 @@ def test_the_standby_takes_over_when_the_working_replica_dies(deploy_plane, work
             apps.apply(computer_manifest("booting", workspace))
             eventually(lambda: ready_reason(apps, "booting") == "Booting",
                        what="the first replica to create the computer")
-            assert "booting" in first.operator.log_text()
+            # The log line follows the status write by a moment.
+            eventually(lambda: "booting" in first.operator.log_text(),
+                       what="the first replica to log the create")
             assert "booting" not in second.operator.log_text()
             assert "orgo_operator_reconciles_total" not in install.scrape(second.metrics_url)
 
